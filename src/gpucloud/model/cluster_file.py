@@ -1,0 +1,206 @@
+"""Cluster files (YAML) and inline cluster specs (``80x8`` or ``80x8:H100``), validated with clear errors.
+
+File format::
+
+    name: my-cluster
+    description: what real system this is shaped after
+    gpu_types:                       # optional for the known types below
+      H100-80GB: {memory_gb: 80, speed: 1.0}
+    blocks:
+      - name: su                     # a name prefix; with count > 1 an index is appended: su0, su1, ...
+        count: 4
+        racks:
+          - name: r
+            count: 8
+            nodes:
+              - {name: n, count: 4, gpus: 8, gpu_type: H100-80GB}
+
+Node names join the three levels: ``su1-r3-n0``. Errors name the field path, e.g.
+``blocks[0].racks[1].nodes[0].gpus: Input should be greater than 0 (got -1)``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gpucloud.errors import InputError, UnknownNameError
+from gpucloud.model.cluster import Block, Cluster, GpuType, Node, Rack
+
+#: GPU types every cluster knows without declaring them (speed relative to an H100).
+KNOWN_GPU_TYPES: dict[str, GpuType] = {
+    t.name: t
+    for t in (
+        GpuType("H100-80GB", 80, 1.0),
+        GpuType("H200-141GB", 141, 1.3),
+        GpuType("B200-180GB", 180, 2.2),
+        GpuType("GB200-186GB", 186, 2.5),
+        GpuType("A100-80GB", 80, 0.45),
+        GpuType("V100-32GB", 32, 0.15),
+    )
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GpuTypeSpec(_Strict):
+    memory_gb: float = Field(gt=0)
+    speed: float = Field(default=1.0, gt=0)
+
+
+class NodeGroupSpec(_Strict):
+    name: str = Field(default="n", min_length=1, pattern=r"^[A-Za-z0-9_.]+$")
+    count: int = Field(default=1, ge=1, le=100_000)
+    gpus: int = Field(gt=0, le=1024)
+    gpu_type: str = Field(min_length=1)
+
+
+class RackSpec(_Strict):
+    name: str = Field(default="r", min_length=1, pattern=r"^[A-Za-z0-9_.]+$")
+    count: int = Field(default=1, ge=1, le=100_000)
+    nodes: list[NodeGroupSpec] = Field(min_length=1)
+
+
+class BlockSpec(_Strict):
+    name: str = Field(default="b", min_length=1, pattern=r"^[A-Za-z0-9_.]+$")
+    count: int = Field(default=1, ge=1, le=10_000)
+    racks: list[RackSpec] = Field(min_length=1)
+
+
+class ClusterSpec(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    gpu_types: dict[str, GpuTypeSpec] = Field(default_factory=dict)
+    blocks: list[BlockSpec] = Field(min_length=1)
+
+
+def _names(prefix: str, count: int) -> list[str]:
+    if count == 1:
+        return [prefix]
+    width = len(str(count - 1))
+    return [f"{prefix}{i:0{width}d}" for i in range(count)]
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "cluster"
+
+
+def build_cluster(spec: ClusterSpec, where: str = "cluster") -> Cluster:
+    """Expand a validated spec into a :class:`Cluster`; raises :class:`InputError` on unknown GPU types."""
+    types = dict(KNOWN_GPU_TYPES)
+    types.update({k: GpuType(k, v.memory_gb, v.speed) for k, v in spec.gpu_types.items()})
+    blocks: list[Block] = []
+    racks: list[Rack] = []
+    nodes: list[Node] = []
+    for bi, bspec in enumerate(spec.blocks):
+        for bname in _names(bspec.name, bspec.count):
+            block = Block(len(blocks), bname)
+            blocks.append(block)
+            for ri, rspec in enumerate(bspec.racks):
+                for rname in _names(rspec.name, rspec.count):
+                    rack = Rack(len(racks), f"{bname}-{rname}", block.index)
+                    racks.append(rack)
+                    for ni, nspec in enumerate(rspec.nodes):
+                        if nspec.gpu_type not in types:
+                            field = f"blocks[{bi}].racks[{ri}].nodes[{ni}].gpu_type"
+                            hint = UnknownNameError("GPU type", nspec.gpu_type, list(types)).message
+                            raise InputError(field, hint.split(" (known")[0], where=where)
+                        for nname in _names(nspec.name, nspec.count):
+                            nodes.append(
+                                Node(len(nodes), f"{rack.name}-{nname}", nspec.gpu_type, nspec.gpus,
+                                     rack.index, block.index)
+                            )
+    seen: set[str] = set()
+    for n in nodes:
+        if n.name in seen:
+            raise InputError("blocks", "node names must be unique; use distinct name prefixes", n.name,
+                             where=where)
+        seen.add(n.name)
+    used = {n.gpu_type for n in nodes}
+    gpu_types = {k: v for k, v in types.items() if k in used or k in spec.gpu_types}
+    return Cluster(spec.name, gpu_types, tuple(blocks), tuple(racks), tuple(nodes), spec.description)
+
+
+def cluster_from_dict(data: Any, where: str = "cluster") -> Cluster:
+    if not isinstance(data, dict):
+        raise InputError("cluster", "must be a mapping with name and blocks", type(data).__name__, where=where)
+    try:
+        spec = ClusterSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        value = err.get("input") if err["type"] != "missing" else None
+        if isinstance(value, dict | list):
+            value = None
+        raise InputError(_field_path(tuple(err["loc"])), err["msg"], value, where=where) from None
+    return build_cluster(spec, where)
+
+
+def load_cluster(path: str | Path) -> Cluster:
+    """Load a cluster file, or an inline spec like ``80x8:H100`` when ``path`` looks like one."""
+    text = str(path)
+    if INLINE_RE.match(text):
+        return parse_inline(text)
+    p = Path(path)
+    try:
+        raw = p.read_text()
+    except OSError as exc:
+        raise InputError("cluster", f"cannot read file: {exc.strerror}", text) from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError("cluster", f"not valid YAML{pos}", where=str(p)) from None
+    return cluster_from_dict(data, where=str(p))
+
+
+INLINE_RE = re.compile(r"^(\d+)x(\d+)(?::([A-Za-z0-9_.-]+))?$")
+
+#: Inline clusters group nodes into racks of this many nodes, and racks into blocks of this many racks.
+INLINE_RACK_NODES = 4
+INLINE_BLOCK_RACKS = 8
+
+
+def resolve_gpu_type(name: str, known: dict[str, GpuType] | None = None) -> str:
+    """Accept a full GPU type name or its unique prefix (``H100`` → ``H100-80GB``)."""
+    known = KNOWN_GPU_TYPES if known is None else known
+    if name in known:
+        return name
+    matches = [k for k in known if k.split("-")[0].lower() == name.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    raise UnknownNameError("GPU type", name, list(known))
+
+
+def parse_inline(text: str) -> Cluster:
+    """``NxG[:TYPE]``: N nodes of G GPUs (default type H100-80GB), in racks of 4 nodes, blocks of 8 racks."""
+    m = INLINE_RE.match(text)
+    if not m:
+        raise InputError("cluster", "inline cluster must look like 80x8 or 80x8:H100", text)
+    count, gpus = int(m.group(1)), int(m.group(2))
+    if count < 1 or gpus < 1:
+        raise InputError("cluster", "node count and GPUs per node must be at least 1", text)
+    try:
+        gpu_type = resolve_gpu_type(m.group(3) or "H100-80GB")
+    except UnknownNameError as exc:
+        raise InputError("cluster", exc.message.split(" (known")[0], text) from None
+    t = KNOWN_GPU_TYPES[gpu_type]
+    blocks: list[Block] = []
+    racks: list[Rack] = []
+    nodes: list[Node] = []
+    for i in range(count):
+        if i % (INLINE_RACK_NODES * INLINE_BLOCK_RACKS) == 0:
+            blocks.append(Block(len(blocks), f"b{len(blocks)}"))
+        if i % INLINE_RACK_NODES == 0:
+            racks.append(Rack(len(racks), f"b{len(blocks) - 1}-r{len(racks)}", len(blocks) - 1))
+        nodes.append(Node(i, f"{racks[-1].name}-n{i}", gpu_type, gpus, len(racks) - 1, len(blocks) - 1))
+    return Cluster(text, {gpu_type: t}, tuple(blocks), tuple(racks), tuple(nodes), f"{count} nodes of {gpus} {gpu_type}")
