@@ -1,0 +1,85 @@
+"""What a policy decides: the queue order, what a blocked job does to the jobs behind it, and which running
+jobs it may preempt. Priority classes apply under every policy: a job may preempt running, preemptible jobs
+of a lower priority class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from typing import ClassVar
+
+from gpucloud.core.state import SchedulerState
+from gpucloud.core.types import PendingJob, RunningJob
+from gpucloud.registry import Registry
+
+
+class Mode(Enum):
+    """What a job that cannot start does to the jobs behind it."""
+
+    STRICT = "strict"  # blocks them all (FIFO)
+    BACKFILL = "backfill"  # gets a reservation; later jobs may start if they do not delay it
+    SKIP = "skip"  # nothing: later jobs are tried in turn
+
+
+class Policy:
+    """Base class. Subclasses set ``name`` and ``mode`` and override what they change."""
+
+    name: ClassVar[str] = ""
+    mode: ClassVar[Mode] = Mode.SKIP
+
+    def __init__(self, state: SchedulerState) -> None:
+        self.state = state
+
+    # -- queue bookkeeping, called by the scheduler --------------------------------------------------------
+    def enqueue(self, job: PendingJob) -> None:
+        raise NotImplementedError
+
+    def dequeue(self, job: PendingJob) -> None:
+        raise NotImplementedError
+
+    def started(self, job: RunningJob) -> None:
+        """A job took its GPUs."""
+
+    def stopped(self, job: RunningJob) -> None:
+        """A job gave its GPUs back."""
+
+    # -- the cycle -------------------------------------------------------------------------------------
+    def prepare(self, now: float) -> None:
+        """Bring time-dependent bookkeeping (usage, attained service) up to ``now``."""
+
+    def order(self, now: float) -> Iterator[PendingJob]:
+        """Pending jobs, most important first. The queue is not changed while this is iterated."""
+        raise NotImplementedError
+
+    def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
+        """Running jobs ``job`` may preempt, the ones to preempt first first."""
+        return self.priority_victims(job)
+
+    def running_by_end(self) -> Iterable[RunningJob]:
+        """Running jobs by the time their walltime ends (for backfill reservations)."""
+        return sorted(self.state.running.values(), key=lambda r: (r.expected_end, self.state.seq[r.spec.id]))
+
+    def wake_at(self, now: float) -> float | None:
+        """A future time at which a cycle could decide differently although nothing else happens."""
+        return None
+
+    def may_preempt(self) -> bool:
+        """False when no pending job could preempt anything (lets a cycle stop early on a full cluster)."""
+        return len(self.state.running_priorities) > 1
+
+    # -- shared rule ------------------------------------------------------------------------------------
+    def priority_victims(self, job: PendingJob) -> list[RunningJob]:
+        prio = job.spec.priority
+        counts = self.state.running_priorities
+        if not counts or min(counts) >= prio:
+            return []
+        out = [
+            r for r in self.state.running.values()
+            if r.spec.preemptible and not r.preempting and r.spec.priority < prio
+        ]
+        out.sort(key=lambda r: (r.spec.priority, -r.start))
+        return out
+
+
+POLICIES: Registry[type[Policy]] = Registry("policy")

@@ -1,0 +1,133 @@
+"""``fairshare``: orgs take turns by dominant share; quotas are guaranteed and reclaimed from borrowers.
+
+* Usage: per org and GPU type, GPU-seconds decayed with a half-life (``usage_half_life``).
+* Share of an org on type t: (decayed usage / τ + GPUs held now) / (GPUs of type t) / weight, where
+  τ = half-life / ln 2 (so a steady allocation of A GPUs contributes A twice); the dominant share is the
+  largest over types. Counting the GPUs held now lets shares move inside one cycle, so one org does not
+  take every free GPU at once.
+* Order: within a priority class, the org whose next job stays within its quota comes before borrowers;
+  among those, the lowest dominant share first; each org's own jobs in submission order. A job that does
+  not fit is skipped.
+* Reclaim: a job within its org's quota that does not fit may preempt preemptible jobs of orgs holding more
+  than their own quota of that GPU type (the most over-quota org first, its newest jobs first).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator
+
+from sortedcontainers import SortedKeyList
+
+from gpucloud.core.policies.base import POLICIES, Mode, Policy
+from gpucloud.core.state import SchedulerState
+from gpucloud.core.types import PendingJob, RunningJob
+
+
+@POLICIES.register("fairshare")
+class FairShare(Policy):
+    name = "fairshare"
+    mode = Mode.SKIP
+
+    def __init__(self, state: SchedulerState) -> None:
+        super().__init__(state)
+        seq = state.seq
+        self._key = lambda j: (j.spec.submit_time, seq[j.spec.id])
+        #: priority class -> org -> that org's pending jobs in submission order
+        self.queues: dict[int, dict[str, SortedKeyList]] = {}
+        self.usage: dict[str, dict[str, float]] = {}
+        self.last: float | None = None
+        self.capacity = {t: max(1, n) for t, n in state.cluster.gpus_by_type.items()}
+        self.tau = state.config.usage_half_life / math.log(2)
+
+    def enqueue(self, job: PendingJob) -> None:
+        by_org = self.queues.setdefault(job.spec.priority, {})
+        q = by_org.get(job.spec.org)
+        if q is None:
+            q = by_org[job.spec.org] = SortedKeyList(key=self._key)
+        q.add(job)
+
+    def dequeue(self, job: PendingJob) -> None:
+        by_org = self.queues[job.spec.priority]
+        q = by_org[job.spec.org]
+        q.remove(job)
+        if not q:
+            del by_org[job.spec.org]
+            if not by_org:
+                del self.queues[job.spec.priority]
+
+    def prepare(self, now: float) -> None:
+        """Decay usage to ``now`` and add the GPU-seconds held since the last cycle."""
+        if self.last is not None and now > self.last:
+            dt = now - self.last
+            decay = math.exp(-dt / self.tau)
+            # Exact integral of a constant allocation A under exponential decay: A·τ·(1 − e^(−dt/τ)).
+            gain = self.tau * (1.0 - decay)
+            for org, used in self.state.used.items():
+                u = self.usage.setdefault(org, {})
+                for t in set(u) | set(used):
+                    u[t] = u.get(t, 0.0) * decay + used.get(t, 0) * gain
+        self.last = now if self.last is None else max(self.last, now)
+
+    def share(self, org: str) -> float:
+        weight = self.state.org(org).weight
+        usage = self.usage.get(org, {})
+        used = self.state.used_of(org)
+        best = 0.0
+        for t, cap in self.capacity.items():
+            s = (usage.get(t, 0.0) / self.tau + used.get(t, 0)) / cap
+            best = max(best, s)
+        return best / weight
+
+    def within_quota(self, job: PendingJob) -> bool:
+        org = self.state.org(job.spec.org)
+        used = self.state.used_of(job.spec.org)
+        types = [job.spec.gpu_type] if job.spec.gpu_type else list(self.capacity)
+        return any(used[t] + job.spec.num_gpus <= org.guaranteed(t) for t in types)
+
+    def _org_key(self, q: SortedKeyList, pos: int, org: str) -> tuple[bool, float, str]:
+        return (not self.within_quota(q[pos]), self.share(org), org)
+
+    def order(self, now: float) -> Iterator[PendingJob]:
+        for prio in sorted(self.queues, reverse=True):
+            by_org = self.queues[prio]
+            heap = [(self._org_key(q, 0, org), 0, org) for org, q in by_org.items()]
+            heapq.heapify(heap)
+            while heap:
+                key, pos, org = heapq.heappop(heap)
+                q = by_org[org]
+                fresh = self._org_key(q, pos, org)
+                if fresh != key:
+                    heapq.heappush(heap, (fresh, pos, org))
+                    continue
+                yield q[pos]
+                if pos + 1 < len(q):
+                    heapq.heappush(heap, (self._org_key(q, pos + 1, org), pos + 1, org))
+
+    def may_preempt(self) -> bool:
+        return True
+
+    def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
+        out = self.priority_victims(job)
+        if not self.within_quota(job):
+            return out
+        seen = {r.spec.id for r in out}
+        state = self.state
+        over: dict[tuple[str, str], int] = {}
+        for org, used in state.used.items():
+            if org == job.spec.org:
+                continue
+            for t, n in used.items():
+                extra = n - state.org(org).guaranteed(t)
+                if extra > 0 and (job.spec.gpu_type in (None, t)):
+                    over[(org, t)] = extra
+        if not over:
+            return out
+        borrowed = [
+            r for r in state.running.values()
+            if r.spec.preemptible and not r.preempting and r.spec.id not in seen
+            and (r.spec.org, r.placement.gpu_type) in over and r.spec.priority <= job.spec.priority
+        ]
+        borrowed.sort(key=lambda r: (-over[(r.spec.org, r.placement.gpu_type)], r.spec.priority, -r.start))
+        return out + borrowed

@@ -1,0 +1,105 @@
+"""``las``: Tiresias-style discretized two-dimensional least-attained-service, preemptive.
+
+A job's attained service is GPUs × run time (GPU-seconds), summed over its runs. The thresholds
+``las_thresholds`` split jobs into queues: queue 0 holds jobs with the least service. Order: priority class,
+then queue, then the time the job entered the queue. A job may preempt running, preemptible jobs of a higher
+queue (newest first). Starvation protection: a job queued for ``las_starvation`` seconds is promoted to
+queue 0. The policy asks to be woken when a running job crosses a threshold or a queued job starves.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Iterator
+
+from sortedcontainers import SortedKeyList
+
+from gpucloud.core.policies.base import POLICIES, Mode, Policy
+from gpucloud.core.state import SchedulerState
+from gpucloud.core.types import PendingJob, RunningJob
+
+
+@POLICIES.register("las")
+class LeastAttainedService(Policy):
+    name = "las"
+    mode = Mode.SKIP
+
+    def __init__(self, state: SchedulerState) -> None:
+        super().__init__(state)
+        seq = state.seq
+        self.thresholds = state.config.las_thresholds
+        self.starve = state.config.las_starvation
+        self.queue = SortedKeyList(key=self._key)
+        self.by_wait = SortedKeyList(key=lambda j: (j.queued_since, seq[j.spec.id]))
+
+    def level(self, attained: float) -> int:
+        return bisect.bisect_right(self.thresholds, attained)
+
+    def _key(self, j: PendingJob) -> tuple[int, int, float, int]:
+        return (-j.spec.priority, self.level(j.attained), j.queued_since or 0.0, self.state.seq[j.spec.id])
+
+    def enqueue(self, job: PendingJob) -> None:
+        self.queue.add(job)
+        self.by_wait.add(job)
+
+    def dequeue(self, job: PendingJob) -> None:
+        self.queue.remove(job)
+        self.by_wait.remove(job)
+
+    def _starving(self, now: float) -> list[PendingJob]:
+        limit = now - self.starve
+        out = []
+        for j in self.by_wait:
+            if (j.queued_since or 0.0) > limit:
+                break
+            if self.level(j.attained) > 0:
+                out.append(j)
+        return out
+
+    def order(self, now: float) -> Iterator[PendingJob]:
+        starving = self._starving(now)
+        if not starving:
+            return iter(self.queue)
+        promoted = {j.spec.id for j in starving}
+        seq = self.state.seq
+        first = sorted(starving, key=lambda j: (-j.spec.priority, 0, j.queued_since or 0.0, seq[j.spec.id]))
+        rest = (j for j in self.queue if j.spec.id not in promoted)
+        return heapq.merge(first, rest, key=lambda j: self.rank(j, now))
+
+    def rank(self, j: PendingJob, now: float) -> tuple[int, int, float, int]:
+        promoted = (j.queued_since or 0.0) <= now - self.starve
+        return (-j.spec.priority, 0 if promoted else self.level(j.attained), j.queued_since or 0.0,
+                self.state.seq[j.spec.id])
+
+    def may_preempt(self) -> bool:
+        return True
+
+    def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
+        out = self.priority_victims(job)
+        seen = {r.spec.id for r in out}
+        lvl = self.rank(job, now)[1]
+        more = [
+            r for r in self.state.running.values()
+            if r.spec.preemptible and not r.preempting and r.spec.id not in seen
+            and r.spec.priority == job.spec.priority and self.level(r.attained(now)) > lvl
+        ]
+        more.sort(key=lambda r: (-self.level(r.attained(now)), -r.start))
+        return out + more
+
+    def wake_at(self, now: float) -> float | None:
+        if not self.queue:
+            return None
+        times: list[float] = []
+        for r in self.state.running.values():
+            a = r.attained(now)
+            i = self.level(a)
+            if i < len(self.thresholds) and r.placement.gpus:
+                times.append(now + (self.thresholds[i] - a) / r.placement.gpus)
+        for j in self.by_wait:
+            t = (j.queued_since or 0.0) + self.starve
+            if t > now and self.level(j.attained) > 0:
+                times.append(t)
+                break
+        future = [t for t in times if t > now]
+        return min(future) if future else None

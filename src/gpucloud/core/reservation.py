@@ -1,0 +1,67 @@
+"""EASY backfill's reservation: the earliest time the head job can start, from running jobs' walltimes.
+
+Running jobs are released in order of their walltime end into a copy of the free index until the head fits;
+that time and those nodes are its reservation. A later job may then start now only if it ends before the
+reservation, or leaves on each reserved node the GPUs the head needs there (``spare``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gpucloud.core.placement import find_placement, give
+from gpucloud.core.state import SchedulerState
+from gpucloud.core.types import Placement, RunningJob
+from gpucloud.model.job import Shape
+
+
+@dataclass(slots=True)
+class Reservation:
+    job_id: str
+    start: float
+    placement: Placement
+    #: per reserved node: GPUs that may still be used there past ``start`` without delaying the head.
+    spare: dict[int, int]
+
+
+def earliest_start(
+    state: SchedulerState,
+    job_id: str,
+    options: list[tuple[str, Shape]],
+    by_end: Iterable[RunningJob],
+    now: float,
+) -> Reservation | None:
+    """Release running jobs in end order on a copy of the index until one of ``options`` fits."""
+    index = state.index.copy()
+    ordered = list(by_end)
+    best: Reservation | None = None
+    i = 0
+    while i < len(ordered):
+        end = ordered[i].expected_end
+        if best is not None and end >= best.start:
+            break
+        while i < len(ordered) and ordered[i].expected_end == end:
+            give(index, ordered[i].placement)
+            i += 1
+        for gpu_type, shape in options:
+            if index.type_free[gpu_type] < shape.gpus:
+                continue
+            found = find_placement(index, gpu_type, shape)
+            if found is not None:
+                spare = {n: index.free[n] - len(g) for n, g in found.nodes}
+                best = Reservation(job_id, max(now, end), found, spare)
+                break
+    return best
+
+
+def violates(reservation: Reservation, placement: Placement) -> bool:
+    """Would a job holding ``placement`` past the reservation's start take GPUs the head needs?"""
+    spare = reservation.spare
+    return any(n in spare and len(g) > spare[n] for n, g in placement.nodes)
+
+
+def consume(reservation: Reservation, placement: Placement) -> None:
+    for n, g in placement.nodes:
+        if n in reservation.spare:
+            reservation.spare[n] -= len(g)

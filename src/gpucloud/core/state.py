@@ -1,0 +1,65 @@
+"""The scheduler's in-memory state: the free index, pending and running jobs, and each org's GPU use."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from gpucloud.core.free_index import FreeIndex
+from gpucloud.core.types import PendingJob, RunningJob
+from gpucloud.model.cluster import Cluster
+from gpucloud.model.job import Shape
+from gpucloud.model.org import Org, default_org
+
+
+@dataclass
+class SchedulerConfig:
+    """Tunables of the core; the defaults are documented in ``docs/scheduling-cycle.md``."""
+
+    #: fairshare: half-life of the decayed GPU-hour usage (seconds).
+    usage_half_life: float = 7 * 24 * 3600.0
+    #: las: attained-service thresholds (GPU-seconds) between the queues.
+    las_thresholds: tuple[float, ...] = (3_600.0, 36_000.0)
+    #: las: a job queued this long (seconds) is promoted to the top queue (starvation protection).
+    las_starvation: float = 8 * 3600.0
+    #: how many blocked jobs per cycle may look for victims to preempt.
+    max_preemption_attempts: int = 32
+
+
+@dataclass
+class SchedulerState:
+    cluster: Cluster
+    orgs: dict[str, Org]
+    config: SchedulerConfig
+    index: FreeIndex = field(init=False)
+    pending: dict[str, PendingJob] = field(default_factory=dict)
+    running: dict[str, RunningJob] = field(default_factory=dict)
+    #: per job: the GPU types it may use, in the order to try them, with its shape on each.
+    shapes: dict[str, list[tuple[str, Shape]]] = field(default_factory=dict)
+    #: GPUs each org holds, per GPU type (jobs in their grace period included).
+    used: dict[str, Counter[str]] = field(default_factory=dict)
+    #: pending job -> the running jobs being preempted for it.
+    nominated: dict[str, set[str]] = field(default_factory=dict)
+    #: submission sequence numbers (deterministic tie-break).
+    seq: dict[str, int] = field(default_factory=dict)
+    running_priorities: Counter[int] = field(default_factory=Counter)
+    _next_seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.index = FreeIndex(self.cluster)
+
+    def org(self, name: str) -> Org:
+        org = self.orgs.get(name)
+        if org is None:
+            org = self.orgs[name] = default_org(name)
+        return org
+
+    def used_of(self, org: str) -> Counter[str]:
+        c = self.used.get(org)
+        if c is None:
+            c = self.used[org] = Counter()
+        return c
+
+    def next_seq(self) -> int:
+        self._next_seq += 1
+        return self._next_seq
