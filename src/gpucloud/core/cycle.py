@@ -91,10 +91,14 @@ def admit(state: SchedulerState, policy: Policy, job: PendingJob, placement: Pla
 
 def try_preempt(
     state: SchedulerState, policy: Policy, job: PendingJob, opts: list[tuple[str, Shape]], now: float,
-    result: CycleResult,
+    result: CycleResult, fresh: set[str] | frozenset[str] = frozenset(),
 ) -> bool:
-    """Find victims for ``job`` on the snapshot; mark them preempting. True if any were chosen."""
-    candidates = policy.victims(job, now)
+    """Find victims for ``job`` on the snapshot; mark them preempting. True if any were chosen.
+
+    ``fresh`` are the jobs admitted earlier in this cycle: they ranked before ``job``, so they are never its
+    victims (else e.g. a starving LAS job promoted to the front would be started and stopped at once).
+    """
+    candidates = [v for v in policy.victims(job, now) if v.spec.id not in fresh]
     if not candidates:
         return False
     for gpu_type, shape in opts:
@@ -120,6 +124,7 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
     state.index.new_cycle()
     policy.prepare(now)
     admitted: list[PendingJob] = []
+    fresh: set[str] = set()
     blocked = False
     reservation: Reservation | None = None
     attempts = state.config.max_preemption_attempts
@@ -142,6 +147,7 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
         if placement is not None:
             admit(state, policy, job, placement, now)
             admitted.append(job)
+            fresh.add(jid)
             result.admissions.append(Admission(jid, placement))
             continue
         # The job cannot start now.
@@ -150,7 +156,7 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
             continue
         if jid in state.nominated:
             result.waiting[jid] = WaitReason.PREEMPTING
-        elif attempts > 0 and try_preempt(state, policy, job, opts, now, result):
+        elif attempts > 0 and try_preempt(state, policy, job, opts, now, result, fresh):
             attempts -= 1
             result.waiting[jid] = WaitReason.PREEMPTING
         else:

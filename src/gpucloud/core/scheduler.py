@@ -32,6 +32,16 @@ class Scheduler:
         self.cluster = cluster
         self.state = SchedulerState(cluster, dict(orgs or {}), config or SchedulerConfig())
         self.policy: Policy = POLICIES.get(policy)(self.state)
+        #: per GPU type, per GPU count p: how many nodes have at least p GPUs
+        self._nodes_at_least: dict[str, list[int]] = {}
+        for t, m in cluster.max_node_gpus.items():
+            counts = [0] * (m + 1)
+            for n in cluster.nodes:
+                if n.gpu_type == t:
+                    counts[n.gpus] += 1
+            for p in range(m - 1, -1, -1):
+                counts[p] += counts[p + 1]
+            self._nodes_at_least[t] = counts
 
     # -- what callers report ----------------------------------------------------------------------------
     def shapes_for(self, job: PendingJob) -> list[tuple[str, Shape]]:
@@ -52,7 +62,7 @@ class Scheduler:
             except InputError as exc:
                 first_error = first_error or exc
                 continue
-            if shape.nodes > sum(1 for n in cluster.nodes if n.gpu_type == t and n.gpus >= shape.per_node):
+            if shape.nodes > self._nodes_at_least[t][shape.per_node]:
                 first_error = first_error or InputError(
                     "num_gpus", f"needs {shape.nodes} nodes of {t} but the cluster has fewer", spec.num_gpus)
                 continue

@@ -14,10 +14,10 @@ class Placement:
 
     gpu_type: str
     nodes: tuple[tuple[int, tuple[int, ...]], ...]
+    gpus: int = field(init=False, compare=False)
 
-    @property
-    def gpus(self) -> int:
-        return sum(len(g) for _, g in self.nodes)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gpus", sum(len(g) for _, g in self.nodes))
 
     def racks(self, cluster: Cluster) -> int:
         return len({cluster.nodes[n].rack for n, _ in self.nodes})

@@ -94,45 +94,64 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return out or "cluster"
 
 
+#: The most nodes a cluster may expand to (a guard against a typo like ``count: 1000000`` at every level).
+MAX_NODES = 1_000_000
+
+
 def build_cluster(spec: ClusterSpec, where: str = "cluster") -> Cluster:
-    """Expand a validated spec into a :class:`Cluster`; raises :class:`InputError` on unknown GPU types."""
+    """Expand a validated spec into a :class:`Cluster`.
+
+    Raises :class:`InputError` on unknown GPU types, on too many nodes, and when two blocks, two racks or two
+    nodes would get the same name.
+    """
     types = dict(KNOWN_GPU_TYPES)
     types.update({k: GpuType(k, v.memory_gb, v.speed) for k, v in spec.gpu_types.items()})
+    total = sum(b.count * sum(r.count * sum(n.count for n in r.nodes) for r in b.racks) for b in spec.blocks)
+    if total > MAX_NODES:
+        raise InputError("blocks", f"expands to more than {MAX_NODES:,} nodes", total, where=where)
     blocks: list[Block] = []
     racks: list[Rack] = []
     nodes: list[Node] = []
+    seen: set[str] = set()  # one set serves all levels: names have 0 (block), 1 (rack) or 2 (node) dashes
+
+    def unique(name: str, field: str) -> str:
+        if name in seen:
+            raise InputError(field, "names must be unique; use distinct name prefixes", name, where=where)
+        seen.add(name)
+        return name
+
     for bi, bspec in enumerate(spec.blocks):
         for bname in _names(bspec.name, bspec.count):
-            block = Block(len(blocks), bname)
+            block = Block(len(blocks), unique(bname, f"blocks[{bi}].name"))
             blocks.append(block)
             for ri, rspec in enumerate(bspec.racks):
                 for rname in _names(rspec.name, rspec.count):
-                    rack = Rack(len(racks), f"{bname}-{rname}", block.index)
+                    rack_name = unique(f"{bname}-{rname}", f"blocks[{bi}].racks[{ri}].name")
+                    rack = Rack(len(racks), rack_name, block.index)
                     racks.append(rack)
                     for ni, nspec in enumerate(rspec.nodes):
                         if nspec.gpu_type not in types:
                             field = f"blocks[{bi}].racks[{ri}].nodes[{ni}].gpu_type"
                             hint = UnknownNameError("GPU type", nspec.gpu_type, list(types)).message
                             raise InputError(field, hint.split(" (known")[0], where=where)
+                        node_field = f"blocks[{bi}].racks[{ri}].nodes[{ni}].name"
                         for nname in _names(nspec.name, nspec.count):
+                            node_name = unique(f"{rack.name}-{nname}", node_field)
                             nodes.append(
-                                Node(len(nodes), f"{rack.name}-{nname}", nspec.gpu_type, nspec.gpus,
-                                     rack.index, block.index)
+                                Node(len(nodes), node_name, nspec.gpu_type, nspec.gpus, rack.index,
+                                     block.index)
                             )
-    seen: set[str] = set()
-    for n in nodes:
-        if n.name in seen:
-            raise InputError("blocks", "node names must be unique; use distinct name prefixes", n.name,
-                             where=where)
-        seen.add(n.name)
     used = {n.gpu_type for n in nodes}
     gpu_types = {k: v for k, v in types.items() if k in used or k in spec.gpu_types}
     return Cluster(spec.name, gpu_types, tuple(blocks), tuple(racks), tuple(nodes), spec.description)
 
 
 def cluster_from_dict(data: Any, where: str = "cluster") -> Cluster:
+    if data is None:
+        raise InputError("cluster", "the file is empty; expected a mapping with name and blocks", where=where)
     if not isinstance(data, dict):
-        raise InputError("cluster", "must be a mapping with name and blocks", type(data).__name__, where=where)
+        raise InputError("cluster", "must be a mapping with name and blocks", type(data).__name__,
+                         where=where)
     try:
         spec = ClusterSpec.model_validate(data)
     except ValidationError as exc:
@@ -189,6 +208,8 @@ def parse_inline(text: str) -> Cluster:
     count, gpus = int(m.group(1)), int(m.group(2))
     if count < 1 or gpus < 1:
         raise InputError("cluster", "node count and GPUs per node must be at least 1", text)
+    if count > MAX_NODES or gpus > 1024:
+        raise InputError("cluster", f"at most {MAX_NODES:,} nodes of at most 1024 GPUs", text)
     try:
         gpu_type = resolve_gpu_type(m.group(3) or "H100-80GB")
     except UnknownNameError as exc:
@@ -203,4 +224,5 @@ def parse_inline(text: str) -> Cluster:
         if i % INLINE_RACK_NODES == 0:
             racks.append(Rack(len(racks), f"b{len(blocks) - 1}-r{len(racks)}", len(blocks) - 1))
         nodes.append(Node(i, f"{racks[-1].name}-n{i}", gpu_type, gpus, len(racks) - 1, len(blocks) - 1))
-    return Cluster(text, {gpu_type: t}, tuple(blocks), tuple(racks), tuple(nodes), f"{count} nodes of {gpus} {gpu_type}")
+    description = f"{count} nodes of {gpus} {gpu_type}"
+    return Cluster(text, {gpu_type: t}, tuple(blocks), tuple(racks), tuple(nodes), description)

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gpucloud.errors import InputError
+from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import _field_path
 from gpucloud.model.org import Org
@@ -39,6 +39,10 @@ class OrgFileSpec(BaseModel):
 
 
 def orgs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "orgs") -> dict[str, Org]:
+    if data is None:
+        raise InputError("orgs", "the file is empty; expected a mapping with a list of orgs", where=where)
+    if not isinstance(data, dict):
+        raise InputError("orgs", "must be a mapping with a list of orgs", type(data).__name__, where=where)
     try:
         spec = OrgFileSpec.model_validate(data)
     except ValidationError as exc:
@@ -55,7 +59,9 @@ def orgs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "orgs
                 if v < 0:
                     raise InputError(f"orgs[{i}].{kind}.{t}", "must not be negative", v, where=where)
                 if cluster is not None and t not in cluster.gpu_types:
-                    raise InputError(f"orgs[{i}].{kind}", "unknown GPU type for this cluster", t, where=where)
+                    msg = UnknownNameError("GPU type", t, list(cluster.gpu_types)).message
+                    msg = msg.replace(" (known:", " (this cluster has:", 1)
+                    raise InputError(f"orgs[{i}].{kind}", msg, where=where)
         out[o.name] = Org(o.name, o.weight, dict(o.quota), dict(o.borrow_limit))
     return out
 
@@ -66,6 +72,8 @@ def load_orgs(path: str | Path, cluster: Cluster | None = None) -> dict[str, Org
         data = yaml.safe_load(p.read_text())
     except OSError as exc:
         raise InputError("orgs", f"cannot read file: {exc.strerror}", str(p)) from None
-    except yaml.YAMLError:
-        raise InputError("orgs", "not valid YAML", where=str(p)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError("orgs", f"not valid YAML{pos}", where=str(p)) from None
     return orgs_from_dict(data, cluster, where=str(p))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Iterator
 
 from sortedcontainers import SortedKeyList
@@ -37,6 +38,8 @@ class FairShare(Policy):
         #: priority class -> org -> that org's pending jobs in submission order
         self.queues: dict[int, dict[str, SortedKeyList]] = {}
         self.usage: dict[str, dict[str, float]] = {}
+        #: GPUs of jobs that stopped since the last cycle, per org and type: they were held until then.
+        self.gone: dict[str, Counter[str]] = {}
         self.last: float | None = None
         self.capacity = {t: max(1, n) for t, n in state.cluster.gpus_by_type.items()}
         self.tau = state.config.usage_half_life / math.log(2)
@@ -57,17 +60,27 @@ class FairShare(Policy):
             if not by_org:
                 del self.queues[job.spec.priority]
 
+    def stopped(self, job: RunningJob) -> None:
+        self.gone.setdefault(job.spec.org, Counter())[job.placement.gpu_type] += job.placement.gpus
+
     def prepare(self, now: float) -> None:
-        """Decay usage to ``now`` and add the GPU-seconds held since the last cycle."""
+        """Decay usage to ``now`` and add the GPU-seconds held since the last cycle.
+
+        Jobs that stopped since the last cycle count as held until ``now`` (exact in the simulator, where
+        jobs stop at event times and a cycle follows at once)."""
         if self.last is not None and now > self.last:
             dt = now - self.last
             decay = math.exp(-dt / self.tau)
             # Exact integral of a constant allocation A under exponential decay: A·τ·(1 − e^(−dt/τ)).
             gain = self.tau * (1.0 - decay)
-            for org, used in self.state.used.items():
+            empty: Counter[str] = Counter()
+            for org in set(self.state.used) | set(self.gone):
+                used = self.state.used.get(org, empty)
+                gone = self.gone.get(org, empty)
                 u = self.usage.setdefault(org, {})
-                for t in set(u) | set(used):
-                    u[t] = u.get(t, 0.0) * decay + used.get(t, 0) * gain
+                for t in set(u) | set(used) | set(gone):
+                    u[t] = u.get(t, 0.0) * decay + (used.get(t, 0) + gone.get(t, 0)) * gain
+        self.gone.clear()
         self.last = now if self.last is None else max(self.last, now)
 
     def share(self, org: str) -> float:

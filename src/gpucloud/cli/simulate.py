@@ -1,0 +1,216 @@
+"""``gpucloud simulate``: replay a job trace on a cluster under one or more policies and compare them.
+
+Prints one table (rows: metrics, columns: policies); shows a progress bar per policy when stdout is a
+terminal. With ``--out DIR`` writes each policy's ``jobs.csv``, ``allocations.csv``, ``summary.json`` and
+``utilisation.png`` into ``DIR/POLICY/`` (into ``DIR/`` itself when one policy runs), and the CDFs of wait
+time and JCT of all policies into ``DIR/wait_cdf.png`` and ``DIR/jct_cdf.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gpucloud.cli.errors import handle_errors
+from gpucloud.core.policies import POLICIES
+from gpucloud.core.scheduler import Scheduler
+from gpucloud.core.types import PendingJob
+from gpucloud.errors import InputError, UnknownNameError
+from gpucloud.model.cluster import Cluster
+from gpucloud.model.cluster_file import load_cluster
+from gpucloud.model.org import Org
+from gpucloud.model.org_file import load_orgs
+from gpucloud.sim.engine import SimConfig, Simulation
+from gpucloud.sim.metrics import Summary, summarize
+from gpucloud.sim.traces import (
+    DEFAULT_WALLTIME_FACTOR,
+    FORMATS,
+    Trace,
+    TraceJob,
+    alibaba_cluster,
+    detect_format,
+    read_trace,
+)
+
+#: The node list that ``--cluster alibaba`` reads, next to the Alibaba pods file.
+ALIBABA_NODES_FILE = "alibaba2023_gpu_nodes.csv"
+
+Progressor = Callable[[str], Callable[[int, int], None] | None]
+
+
+def parse_policies(text: str) -> list[str]:
+    """``fifo,backfill`` → ``["fifo", "backfill"]`` (repeats dropped); unknown names raise with a hint."""
+    names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    if not names:
+        raise InputError("--policy", "give at least one policy name", text)
+    for name in names:
+        POLICIES.get(name)
+    return names
+
+
+def resolve_cluster(spec: str | None, trace: Path, fmt: str) -> Cluster:
+    """The cluster to replay on: a file or inline spec, or the Alibaba node list next to an Alibaba trace."""
+    if spec is not None and spec != "alibaba":
+        return load_cluster(spec)
+    if spec is None and fmt != "alibaba":
+        raise InputError("--cluster", f"required for a {fmt} trace (a cluster file or NxG[:TYPE], e.g. 80x8)")
+    nodes = trace.parent / ALIBABA_NODES_FILE
+    if not nodes.exists():
+        raise InputError("--cluster", f"no Alibaba node list {ALIBABA_NODES_FILE} next to the trace", str(nodes))
+    return alibaba_cluster(nodes)
+
+
+def check_fits(cluster: Cluster, orgs: dict[str, Org] | None, jobs: list[TraceJob], source: str) -> None:
+    """Raise an :class:`InputError` naming the first job that can never run on ``cluster``."""
+    scheduler = Scheduler(cluster, orgs)
+    for tj in jobs:
+        try:
+            scheduler.shapes_for(PendingJob(tj.spec))
+        except InputError as exc:
+            raise InputError(exc.field, exc.reason, exc.value,
+                             where=f"{source}: job {tj.spec.id!r} on cluster {cluster.name}") from None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} d"
+
+
+def summary_rows(s: Summary) -> list[tuple[str, str]]:
+    """The table's (metric, value) rows for one run."""
+    rows = [("jobs", f"{s.jobs:,}")]
+    for what, st in (("wait", s.wait), ("JCT", s.jct)):
+        rows += [(f"{what} avg", _duration(st.avg)), (f"{what} median", _duration(st.median)),
+                 (f"{what} p95", _duration(st.p95)), (f"{what} p99", _duration(st.p99))]
+    fair = "-" if s.jain_fairness is None else f"{s.jain_fairness:.3f}"
+    rows += [
+        ("makespan", _duration(s.makespan)),
+        ("GPU utilisation", f"{s.utilisation:.1%}"),
+        ("GPU-hours", f"{s.gpu_hours:,.0f}"),
+        ("Jain fairness (slowdown)", fair),
+        ("preemptions", f"{s.preemptions:,}"),
+        ("timed out", f"{s.timed_out:,}"),
+        ("scheduling cycles", f"{s.cycles:,}"),
+        ("simulator wall time", f"{s.wall_time:.2f} s"),
+    ]
+    return rows
+
+
+def summary_table(summaries: list[Summary]) -> Table:
+    table = Table(title="simulation summary")
+    table.add_column("metric", no_wrap=True)
+    for s in summaries:
+        table.add_column(s.policy, justify="right", no_wrap=True)
+    columns = [summary_rows(s) for s in summaries]
+    for i, (name, _) in enumerate(columns[0]):
+        table.add_row(name, *(col[i][1] for col in columns))
+    return table
+
+
+@contextmanager
+def progress_bars(console: Console, total: int) -> Iterator[Progressor]:
+    """Yield ``start(policy)`` → a progress callback, or None for each policy when not on a terminal."""
+    if not console.is_terminal:
+        yield lambda _policy: None
+        return
+    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("jobs"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bars:
+
+        def start(policy: str) -> Callable[[int, int], None]:
+            task = bars.add_task(policy, total=total)
+            return lambda done, n: bars.update(task, completed=done, total=n)
+
+        yield start
+
+
+@handle_errors
+def simulate(
+    trace: Annotated[Path, typer.Option(help="Trace file (CSV).", metavar="FILE")],
+    cluster: Annotated[str | None, typer.Option(
+        help="Cluster file (YAML), inline NxG[:TYPE] (e.g. 80x8:H100), or 'alibaba' for the node list next to "
+             "an Alibaba trace (the default for that format).", metavar="FILE|NxG[:TYPE]")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Trace format: philly, alibaba or csv (default: told from the header).")] = None,
+    policy: Annotated[str, typer.Option(
+        help=f"Policy or comma-separated policies: {', '.join(POLICIES.names())}.",
+        metavar="NAME[,NAME...]")] = "fifo",
+    orgs: Annotated[Path | None, typer.Option(help="Org file (YAML) with quotas and weights.",
+                                              metavar="FILE")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write CSVs, summary.json and plots here.",
+                                             metavar="DIR")] = None,
+    walltime_factor: Annotated[float, typer.Option(
+        help="Walltime = duration × this, for traces without walltimes.")] = DEFAULT_WALLTIME_FACTOR,
+    checkpoint_interval: Annotated[float, typer.Option(
+        help="Seconds between checkpoints of running jobs (0: no work is lost on preemption).")] = 1800.0,
+    limit: Annotated[int | None, typer.Option(help="Replay only the first N jobs (by submit time).",
+                                              metavar="N")] = None,
+) -> None:
+    """Replay a job trace on a cluster under one or more policies and compare them."""
+    if limit is not None and limit < 1:
+        raise InputError("--limit", "must be at least 1", limit)
+    if checkpoint_interval < 0:
+        raise InputError("--checkpoint-interval", "must not be negative", checkpoint_interval)
+    names = parse_policies(policy)
+    if fmt is not None and fmt not in FORMATS:
+        raise UnknownNameError("trace format", fmt, list(FORMATS))
+    fmt = fmt or detect_format(trace)
+    the_cluster = resolve_cluster(cluster, trace, fmt)
+    org_map: dict[str, Org] | None = load_orgs(orgs, the_cluster) if orgs is not None else None
+    console = Console()
+    if not console.is_terminal:  # a pipe or file: do not squeeze the table into 80 columns
+        console = Console(width=200)
+    if console.is_terminal:
+        with console.status(f"reading {trace.name}"):
+            data: Trace = read_trace(trace, fmt, walltime_factor=walltime_factor)
+    else:
+        data = read_trace(trace, fmt, walltime_factor=walltime_factor)
+    jobs = data.jobs[:limit] if limit is not None else data.jobs
+    check_fits(the_cluster, org_map, jobs, str(trace))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)  # fail before the replay, not after it
+    console.print(f"{trace.name}: {len(jobs):,} job{'' if len(jobs) == 1 else 's'} ({fmt}) on {the_cluster.name}: "
+                  f"{the_cluster.total_gpus:,} GPUs, {len(the_cluster.nodes):,} nodes", highlight=False)
+
+    config = SimConfig(checkpoint_interval=checkpoint_interval)
+    summaries: list[Summary] = []
+    waits: dict[str, list[float]] = {}
+    jcts: dict[str, list[float]] = {}
+    with progress_bars(console, len(jobs)) as start:
+        for name in names:
+            result = Simulation(the_cluster, jobs, name, org_map, config).run(progress=start(name))
+            summary = summarize(result)
+            summaries.append(summary)
+            if out is not None:
+                from gpucloud.sim.output import write_run
+                from gpucloud.sim.plots import plot_utilisation
+
+                target = out / name if len(names) > 1 else out
+                write_run(result, summary, target)
+                plot_utilisation(result, target / "utilisation.png")
+                waits[name] = [r.wait_time for r in result.jobs if r.wait_time is not None]
+                jcts[name] = [r.jct for r in result.jobs if r.jct is not None]
+            del result  # keep one run's rows in memory at a time
+
+    console.print(summary_table(summaries))
+    if out is not None:
+        from gpucloud.sim.plots import plot_cdf
+
+        plot_cdf(waits, "wait time", out / "wait_cdf.png")
+        plot_cdf(jcts, "JCT", out / "jct_cdf.png")
+        console.print(f"wrote results to {out}/", highlight=False)
+

@@ -1,0 +1,56 @@
+"""What the API's routers share: settings, the database, the clock, the current cluster, the change hook."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gpucloud.model.cluster import Cluster
+from gpucloud.model.cluster_file import load_cluster
+from gpucloud.service.settings import Settings
+from gpucloud.service.store.engine import bump_version
+
+
+@dataclass
+class AppContext:
+    """Held in ``app.state.gpucloud``. The control loop reads ``cluster`` (replaced on reload) and shares
+    ``sessions``; ``notify()`` calls the ``on_change`` hook given to ``create_app``."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Callable[[], float]
+    cluster: Cluster
+    on_change: Callable[[], None] | None = None
+    #: The operator token created on the very first start (None on later starts); the server prints it.
+    bootstrap_token: str | None = None
+    _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def notify(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def reload_cluster(self) -> Cluster:
+        """Load ``settings.cluster_file`` again; raises :class:`gpucloud.errors.InputError` if it is invalid
+        (the old cluster stays). Bumps the scheduler version and notifies the loop."""
+        with self._reload_lock:
+            cluster = load_cluster(self.settings.cluster_file)
+            with self.sessions.begin() as session:
+                bump_version(session)
+            self.cluster = cluster
+        self.notify()
+        return cluster
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.gpucloud
+    return ctx
+
+
+Context = Annotated[AppContext, Depends(get_context)]

@@ -1,0 +1,83 @@
+"""``/api/v1/jobs``: submit, list, get with events, cancel, logs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from gpucloud.model.job import JobState
+from gpucloud.service import jobs
+from gpucloud.service.api.context import Context
+from gpucloud.service.api.convert import job_detail, job_out
+from gpucloud.service.api.schemas import JobDetail, JobOut, JobPageOut, JobSubmit, LogOut, SubmitOut
+from gpucloud.service.auth import CurrentPrincipal
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.post("", response_model=SubmitOut, status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "an earlier submit with the same idempotency key", "model": SubmitOut}})
+def submit_job(body: JobSubmit, response: Response, ctx: Context, who: CurrentPrincipal) -> SubmitOut:
+    req = jobs.SubmitRequest(
+        argv=tuple(body.argv), walltime_s=body.walltime, num_gpus=body.num_gpus, nodes=body.nodes,
+        gpu_type=body.gpu_type, name=body.name, env=body.env, cwd=body.cwd, priority_class=body.priority,
+        preemptible=body.preemptible, grace_s=body.grace, org=body.org, project=body.project,
+        idempotency_key=body.idempotency_key,
+    )
+    result = jobs.submit(ctx.sessions, who, req, ctx.cluster, ctx.clock())
+    if result.created:
+        ctx.notify()
+    else:
+        response.status_code = status.HTTP_200_OK
+    return SubmitOut.model_validate({**job_out(result.job).model_dump(), "created": result.created})
+
+
+@router.get("", response_model=JobPageOut)
+def list_jobs(
+    ctx: Context,
+    who: CurrentPrincipal,
+    state: JobState | None = None,
+    org: str | None = None,
+    user: str | None = None,
+    limit: int = Query(default=100, ge=1, le=jobs.MAX_PAGE),
+    cursor: int | None = Query(default=None, ge=1, description="next_cursor from the previous page"),
+) -> JobPageOut:
+    """Jobs the caller may see, newest first."""
+    flt = jobs.JobFilter(state=state, org=org, user=user, limit=limit, cursor=cursor)
+    with ctx.sessions() as session:
+        page = jobs.list_jobs(session, who, flt)
+        return JobPageOut(items=[job_out(j) for j in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{job_id}", response_model=JobDetail)
+def get_job(job_id: int, ctx: Context, who: CurrentPrincipal) -> JobDetail:
+    with ctx.sessions() as session:
+        job = jobs.get_job(session, who, job_id)
+        return job_detail(job, jobs.job_events(session, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: int, ctx: Context, who: CurrentPrincipal) -> JobOut:
+    """A pending job is cancelled at once; a running one is stopped by the control loop (cancel_requested)."""
+    with ctx.sessions.begin() as session:
+        out = job_out(jobs.cancel_job(session, who, job_id, ctx.clock()))
+    ctx.notify()
+    return out
+
+
+@router.get("/{job_id}/logs", response_model=LogOut)
+def get_logs(
+    job_id: int,
+    ctx: Context,
+    who: CurrentPrincipal,
+    stream: Literal["stdout", "stderr"] = "stdout",
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=65536, ge=1, le=4 * 1024 * 1024),
+) -> LogOut:
+    """Page through a log: read from ``offset`` and continue from ``next_offset``."""
+    with ctx.sessions() as session:
+        ended = JobState(jobs.get_job(session, who, job_id).state).terminal
+    chunk = jobs.read_log(ctx.settings.data_dir, job_id, stream, offset, limit)
+    return LogOut(stream=stream, text=chunk.text, offset=chunk.offset, next_offset=chunk.next_offset,
+                  size=chunk.size, done=ended and chunk.next_offset >= chunk.size)

@@ -1,0 +1,271 @@
+"""Request and response bodies of the REST API (pydantic models)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from gpucloud.model.job import JobState
+from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS
+from gpucloud.service.api.durations import parse_duration
+
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Role = Literal["operator", "org-admin", "member"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- jobs ----------------------------------------------------------------------------------------------------
+
+
+class JobSubmit(_In):
+    """A job to run. Give ``num_gpus`` (spread over the fewest whole nodes) or ``nodes`` × GPUs per node via
+    ``num_gpus`` = nodes × per node. ``walltime`` and ``grace`` accept seconds or ``"1h30m"``-style strings."""
+
+    argv: list[str] = Field(min_length=1, description="the program and its arguments")
+    name: str = Field(default="", max_length=200)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str = Field(default="", description="working directory; empty: the executor's default")
+    num_gpus: int = Field(default=1, ge=1, le=1_000_000)
+    nodes: int | None = Field(default=None, ge=1, le=100_000)
+    gpu_type: str | None = Field(default=None, min_length=1, max_length=100)
+    walltime: Duration = Field(default=3600.0, description="seconds, or e.g. '90s', '30m', '1h30m', '2d'")
+    priority: str = Field(default=DEFAULT_PRIORITY_CLASS, description="priority class: low, normal, high, urgent")
+    preemptible: bool = True
+    grace: Duration = Field(default=10.0, description="seconds between SIGTERM and SIGKILL")
+    org: str | None = Field(default=None, min_length=1, max_length=100)
+    project: str | None = Field(default=None, min_length=1, max_length=100)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class PlacedNodeOut(BaseModel):
+    node: str
+    gpus: list[int]
+
+
+class JobOut(BaseModel):
+    id: int
+    name: str
+    org: str
+    project: str
+    user: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    num_gpus: int
+    nodes: int | None
+    gpu_type: str | None
+    walltime_s: float
+    priority: str
+    priority_value: int
+    preemptible: bool
+    grace_s: float
+    state: JobState
+    reason: str
+    cancel_requested: bool
+    submitted_at: float
+    queued_at: float
+    started_at: float | None
+    ended_at: float | None
+    exit_code: int | None
+    placement: list[PlacedNodeOut] | None
+    assigned_gpu_type: str | None
+    run_count: int
+    preemptions: int
+
+
+class JobEventOut(_Out):
+    at: float
+    from_state: JobState | None
+    to_state: JobState
+    reason: str
+
+
+class JobDetail(JobOut):
+    events: list[JobEventOut]
+
+
+class SubmitOut(JobOut):
+    created: bool = Field(description="false when an earlier submit with the same idempotency key is returned")
+
+
+class JobPageOut(BaseModel):
+    items: list[JobOut]
+    next_cursor: int | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+class QueueEntryOut(BaseModel):
+    position: int
+    job: JobOut
+
+
+class QueueOut(BaseModel):
+    total_pending: int
+    items: list[QueueEntryOut]
+
+
+class LogOut(BaseModel):
+    stream: Literal["stdout", "stderr"]
+    text: str
+    offset: int
+    next_offset: int
+    size: int
+    done: bool = Field(description="the job has ended and everything written has been read")
+
+
+# --- cluster -------------------------------------------------------------------------------------------------
+
+
+class GpuOut(BaseModel):
+    index: int
+    busy: bool
+    job_id: int | None = Field(description="the holding job when you may see it")
+
+
+class NodeOut(BaseModel):
+    name: str
+    gpu_type: str
+    gpus: list[GpuOut]
+
+
+class RackOut(BaseModel):
+    name: str
+    nodes: list[NodeOut]
+
+
+class BlockOut(BaseModel):
+    name: str
+    racks: list[RackOut]
+
+
+class GpuTypeOut(BaseModel):
+    name: str
+    memory_gb: float
+    speed: float
+    total: int
+    busy: int
+
+
+class ClusterOut(BaseModel):
+    name: str
+    description: str
+    total_gpus: int
+    busy_gpus: int
+    gpu_types: list[GpuTypeOut]
+    blocks: list[BlockOut]
+
+
+class ReloadOut(BaseModel):
+    name: str
+    total_gpus: int
+    nodes: int
+    warnings: list[str] = Field(description="e.g. running jobs on nodes the new cluster no longer has")
+
+
+# --- tenants -------------------------------------------------------------------------------------------------
+
+
+class OrgCreate(_In):
+    name: Name
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+
+
+class OrgUpdate(_In):
+    weight: float = Field(gt=0, le=1e6)
+
+
+class OrgOut(_Out):
+    id: int
+    name: str
+    weight: float
+    created_at: float
+
+
+class ProjectCreate(_In):
+    name: Name
+
+
+class ProjectOut(BaseModel):
+    id: int
+    org: str
+    name: str
+    created_at: float
+
+
+class UserCreate(_In):
+    name: Name
+    role: Role = "member"
+    org: str | None = Field(default=None, description="required except for operators")
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    org: str | None
+    created_at: float
+
+
+class TokenCreate(_In):
+    user: str | None = Field(default=None, description="whose token; default: yourself")
+    description: str = Field(default="", max_length=200)
+
+
+class TokenOut(BaseModel):
+    id: int
+    user: str
+    prefix: str
+    description: str
+    created_at: float
+    revoked_at: float | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the token itself; shown only this once")
+
+
+class QuotaSet(_In):
+    guaranteed: int = Field(ge=0, le=10_000_000)
+    borrow_limit: int | None = Field(default=None, ge=0, le=10_000_000, description="null: unlimited")
+
+
+class QuotaOut(BaseModel):
+    org: str
+    gpu_type: str
+    guaranteed: int
+    borrow_limit: int | None
+
+
+class MeOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    org: str | None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    schema_revision: str | None
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    value: object = None
+
+
+class ValidationErrorOut(BaseModel):
+    detail: list[FieldError]
+
+
+class ErrorOut(BaseModel):
+    detail: str

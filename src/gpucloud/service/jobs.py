@@ -1,0 +1,402 @@
+"""Job operations: submit (validated against the cluster), list, get with events, cancel, the queue, logs;
+and the conversions the control loop uses (:func:`job_spec`, :func:`active_jobs`, :func:`set_queue_info`).
+
+Every function works inside the caller's transaction (a :class:`Session`), except :func:`submit`, which owns
+its transactions so that a racing retry with the same idempotency key still yields one job.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gpucloud.errors import InputError, UnknownNameError
+from gpucloud.model.cluster import Cluster
+from gpucloud.model.cluster_file import resolve_gpu_type
+from gpucloud.model.job import JobSpec, JobState, Shape
+from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS, priority_of
+from gpucloud.service.auth import Forbidden, Principal
+from gpucloud.service.store.engine import bump_version
+from gpucloud.service.store.errors import Conflict, NotFound
+from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, UserRow
+from gpucloud.service.store.placement import PlacedNode, placement_from_json
+from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project, find_user
+from gpucloud.service.transitions import apply_transition
+
+#: States in which a job holds GPUs.
+HOLDING_STATES = (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTING)
+MAX_PAGE = 1000
+LOG_STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """A validated-at-the-edge submission (types checked; cluster and tenant checks happen in :func:`submit`)."""
+
+    argv: tuple[str, ...]
+    walltime_s: float
+    num_gpus: int = 1
+    nodes: int | None = None
+    gpu_type: str | None = None
+    name: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str = ""
+    priority_class: str = DEFAULT_PRIORITY_CLASS
+    preemptible: bool = True
+    grace_s: float = 10.0
+    org: str | None = None
+    project: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    job: JobRow
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    state: JobState | None = None
+    org: str | None = None
+    user: str | None = None
+    limit: int = 100
+    #: Return jobs with ids below this (the ``next_cursor`` of the previous page); newest first.
+    cursor: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    items: list[JobRow]
+    next_cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A pending job and its 1-based position in the whole queue."""
+
+    position: int
+    job: JobRow
+
+
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    text: str
+    offset: int
+    next_offset: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class GpuHolder:
+    """A job that holds GPUs on one node."""
+
+    job_id: int
+    org_id: int
+    user_id: int
+    state: str
+    node: str
+    gpus: tuple[int, ...]
+
+
+# --- submit ------------------------------------------------------------------------------------------------
+
+
+def _fit_shape(spec: JobSpec, cluster: Cluster, gpu_type: str | None) -> tuple[str, Shape]:
+    """The GPU type and gang shape the job would get; :class:`InputError` if no node of the cluster fits it."""
+    types = [gpu_type] if gpu_type else [t for t, n in cluster.max_node_gpus.items() if n > 0]
+    first_error: InputError | None = None
+    for t in sorted(types, key=lambda t: -cluster.max_node_gpus[t]):
+        largest = cluster.max_node_gpus[t]
+        if largest == 0:
+            raise InputError("gpu_type", "the cluster has no nodes of this GPU type", t)
+        try:
+            shape = spec.shape(largest)
+        except InputError as exc:
+            first_error = first_error or exc
+            continue
+        fitting = sum(1 for n in cluster.nodes if n.gpu_type == t and n.gpus >= shape.per_node)
+        if shape.nodes > fitting:
+            fld = "nodes" if spec.nodes is not None else "num_gpus"
+            first_error = first_error or InputError(
+                fld, f"needs {shape.nodes} nodes × {shape.per_node} GPUs but the cluster has only {fitting} "
+                f"such {t} nodes", spec.nodes if spec.nodes is not None else spec.num_gpus)
+            continue
+        return t, shape
+    raise first_error or InputError("gpu_type", "the cluster has no GPUs", gpu_type)
+
+
+def _resolve_org(session: Session, who: Principal, name: str | None) -> OrgRow:
+    if not who.is_operator:
+        if name is not None and name != who.org:
+            raise Forbidden("you may only submit jobs to your own org")
+        name = who.org
+    if name is None:
+        raise InputError("org", "operators must name the org the job belongs to")
+    org = find_org(session, name)
+    if org is None:
+        raise InputError("org", "unknown org", name)
+    return org
+
+
+def validate_submit(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> JobRow:
+    """Check ``req`` against the tenants and the cluster; the unsaved job row (state pending)."""
+    if not req.argv:
+        raise InputError("argv", "must name a program to run")
+    org = _resolve_org(session, who, req.org)
+    project_name = req.project or DEFAULT_PROJECT
+    project = find_project(session, org.id, project_name)
+    if project is None:
+        raise InputError("project", f"unknown project in org {org.name!r}", project_name)
+    try:
+        priority = priority_of(req.priority_class)
+    except UnknownNameError as exc:
+        raise InputError("priority", exc.message.split(" (known")[0], req.priority_class) from None
+    gpu_type: str | None = None
+    if req.gpu_type is not None:
+        try:
+            gpu_type = resolve_gpu_type(req.gpu_type, cluster.gpu_types)
+        except UnknownNameError as exc:
+            raise InputError("gpu_type", exc.message.split(" (known")[0] + f" (this cluster has: "
+                             f"{', '.join(sorted(cluster.gpu_types))})", req.gpu_type) from None
+    spec = JobSpec(id="new", org=org.name, num_gpus=req.num_gpus, submit_time=now, walltime=req.walltime_s,
+                   gpu_type=gpu_type, nodes=req.nodes, priority=priority, preemptible=req.preemptible,
+                   grace=req.grace_s, user=who.name, project=project.name)
+    _fit_shape(spec, cluster, gpu_type)
+    user = session.get(UserRow, who.user_id)
+    if user is None:
+        raise NotFound("user", who.name)
+    return JobRow(
+        org=org, project=project, user=user, name=req.name, argv=list(req.argv),
+        env=dict(req.env), cwd=req.cwd, num_gpus=req.num_gpus, nodes=req.nodes, gpu_type=gpu_type,
+        walltime_s=float(req.walltime_s), priority=priority, priority_class=req.priority_class,
+        preemptible=req.preemptible, grace_s=float(req.grace_s), state=JobState.PENDING.value, reason="submitted",
+        cancel_requested=False, submitted_at=now, queued_at=now, run_count=0, preemptions=0, attained_gpu_s=0.0,
+        idempotency_key=req.idempotency_key,
+    )
+
+
+def _by_key(session: Session, user_id: int, key: str) -> JobRow | None:
+    return session.scalar(select(JobRow).where(JobRow.user_id == user_id, JobRow.idempotency_key == key))
+
+
+def submit_in(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> Submitted:
+    """Submit inside the caller's transaction (a racing duplicate key surfaces as ``IntegrityError``)."""
+    if req.idempotency_key is not None:
+        existing = _by_key(session, who.user_id, req.idempotency_key)
+        if existing is not None:
+            return Submitted(existing, False)
+    job = validate_submit(session, who, req, cluster, now)
+    session.add(job)
+    session.flush()
+    session.add(JobEventRow(job_id=job.id, at=now, from_state=None, to_state=JobState.PENDING.value,
+                            reason=f"submitted by {who.name}"))
+    bump_version(session)
+    return Submitted(job, True)
+
+
+def submit(sessions: sessionmaker[Session], who: Principal, req: SubmitRequest, cluster: Cluster,
+           now: float) -> Submitted:
+    """Submit in its own transaction; committed when it returns. The same idempotency key from the same user
+    returns the existing job (``created`` False), even when two retries race."""
+    try:
+        with sessions.begin() as session:
+            return submit_in(session, who, req, cluster, now)
+    except IntegrityError:
+        if req.idempotency_key is None:
+            raise
+        with sessions() as session:
+            existing = _by_key(session, who.user_id, req.idempotency_key)
+        if existing is None:
+            raise
+        return Submitted(existing, False)
+
+
+# --- read ----------------------------------------------------------------------------------------------------
+
+
+def _scope(who: Principal) -> ColumnElement[bool]:
+    """The condition selecting the jobs ``who`` may see."""
+    if who.is_operator:
+        return true()
+    if who.is_org_admin:
+        return JobRow.org_id == who.org_id
+    return JobRow.user_id == who.user_id
+
+
+def _visible_org(session: Session, who: Principal, name: str) -> OrgRow:
+    org = find_org(session, name)
+    if org is None or not who.sees_org(org.id):
+        raise NotFound("org", name)
+    return org
+
+
+def _visible_user(session: Session, who: Principal, name: str) -> UserRow:
+    user = find_user(session, name)
+    if user is None or not who.sees_user(user):
+        raise NotFound("user", name)
+    return user
+
+
+def list_jobs(session: Session, who: Principal, flt: JobFilter) -> JobPage:
+    """The jobs ``who`` may see, newest first, narrowed by ``flt``; naming an org or user that ``who`` may not
+    see raises :class:`NotFound`."""
+    limit = max(1, min(flt.limit, MAX_PAGE))
+    stmt = select(JobRow).where(_scope(who))
+    if flt.state is not None:
+        stmt = stmt.where(JobRow.state == flt.state.value)
+    if flt.org is not None:
+        stmt = stmt.where(JobRow.org_id == _visible_org(session, who, flt.org).id)
+    if flt.user is not None:
+        stmt = stmt.where(JobRow.user_id == _visible_user(session, who, flt.user).id)
+    if flt.cursor is not None:
+        stmt = stmt.where(JobRow.id < flt.cursor)
+    rows = list(session.scalars(stmt.order_by(JobRow.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return JobPage(rows, rows[-1].id if more and rows else None)
+
+
+def get_job(session: Session, who: Principal, job_id: int) -> JobRow:
+    """The job, if ``who`` may see it; otherwise :class:`NotFound` (whether or not it exists)."""
+    job = session.get(JobRow, job_id)
+    if job is None or not who.sees_job(job):
+        raise NotFound("job", job_id)
+    return job
+
+
+def job_events(session: Session, job_id: int) -> list[JobEventRow]:
+    return list(session.scalars(select(JobEventRow).where(JobEventRow.job_id == job_id).order_by(JobEventRow.id)))
+
+
+def queue_order() -> tuple[Any, ...]:
+    """How pending jobs are ordered: the loop's rank, then priority, then time in the queue."""
+    return (case((JobRow.queue_rank.is_(None), 1), else_=0), JobRow.queue_rank, JobRow.priority.desc(),
+            JobRow.queued_at, JobRow.id)
+
+
+def queue(session: Session, who: Principal, org: str | None = None) -> tuple[list[QueueEntry], int]:
+    """Pending jobs with their 1-based position in the whole queue, and the queue's length. Non-operators see
+    their org's entries only; naming another org raises :class:`NotFound`."""
+    org_id = None if org is None else _visible_org(session, who, org).id
+    if not who.is_operator:
+        org_id = who.org_id
+    positions = session.execute(
+        select(JobRow.id, JobRow.org_id).where(JobRow.state == JobState.PENDING.value).order_by(*queue_order())
+    ).all()
+    wanted = {jid: pos for pos, (jid, oid) in enumerate(positions, 1) if org_id is None or oid == org_id}
+    if not wanted:
+        return [], len(positions)
+    rows = session.scalars(select(JobRow).where(JobRow.id.in_(list(wanted))))
+    return sorted((QueueEntry(wanted[j.id], j) for j in rows), key=lambda e: e.position), len(positions)
+
+
+# --- cancel --------------------------------------------------------------------------------------------------
+
+
+def cancel_job(session: Session, who: Principal, job_id: int, now: float) -> JobRow:
+    """Cancel: a pending job at once; an admitted, running or preempting one is marked ``cancel_requested``
+    and the control loop stops it (it becomes ``cancelled`` when its processes are gone). Cancelling a job
+    that already ended is a :class:`Conflict`; asking twice is harmless."""
+    job = get_job(session, who, job_id)
+    state = JobState(job.state)
+    if state.terminal:
+        raise Conflict(f"job {job_id} already ended ({job.state})")
+    if state == JobState.PENDING:
+        apply_transition(session, job, JobState.CANCELLED, f"cancelled by {who.name}", now)
+    elif not job.cancel_requested:
+        job.cancel_requested = True
+        job.reason = f"cancel requested by {who.name}"
+        bump_version(session)
+    return job
+
+
+# --- logs ----------------------------------------------------------------------------------------------------
+
+
+def log_path(data_dir: Path, job_id: int, stream: str) -> Path:
+    """Where the executor writes a job's ``stdout`` or ``stderr``."""
+    return Path(data_dir) / "jobs" / str(job_id) / f"{stream}.log"
+
+
+def read_log(data_dir: Path, job_id: int, stream: str, offset: int, limit: int) -> LogChunk:
+    """Up to ``limit`` bytes of the log from byte ``offset``, decoded as UTF-8 without splitting a character;
+    continue from ``next_offset``. A missing file reads as empty."""
+    if stream not in LOG_STREAMS:
+        raise InputError("stream", f"must be one of {', '.join(LOG_STREAMS)}", stream)
+    if offset < 0:
+        raise InputError("offset", "must not be negative", offset)
+    path = log_path(data_dir, job_id, stream)
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(min(offset, size))
+            data = f.read(max(0, limit))
+    except FileNotFoundError:
+        return LogChunk("", offset, offset, 0)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    text = decoder.decode(data, final=False)
+    undecoded = len(decoder.getstate()[0])
+    if undecoded == len(data) and data and len(data) < limit:  # a truncated character at the end of the file
+        text, undecoded = decoder.decode(b"", final=True), 0
+    start = min(offset, size)
+    return LogChunk(text, start, start + len(data) - undecoded, size)
+
+
+# --- for the control loop and the cluster view ---------------------------------------------------------------
+
+
+def holders(session: Session) -> list[GpuHolder]:
+    """Which jobs hold which GPUs: from placements of admitted, running and preempting jobs."""
+    rows = session.execute(
+        select(JobRow.id, JobRow.org_id, JobRow.user_id, JobRow.state, JobRow.placement)
+        .where(JobRow.state.in_([s.value for s in HOLDING_STATES]))
+    ).all()
+    return [GpuHolder(jid, oid, uid, state, p.node, p.gpus)
+            for jid, oid, uid, state, placement in rows for p in placement_from_json(placement)]
+
+
+def job_spec(job: JobRow) -> JobSpec:
+    """The scheduling core's view of a job row (``id`` is ``str(job.id)``)."""
+    return JobSpec(id=str(job.id), org=job.org.name, num_gpus=job.num_gpus, submit_time=job.submitted_at,
+                   walltime=job.walltime_s, gpu_type=job.gpu_type, nodes=job.nodes, priority=job.priority,
+                   preemptible=job.preemptible, grace=job.grace_s, user=job.user.name, project=job.project.name)
+
+
+def job_placement(job: JobRow) -> list[PlacedNode]:
+    return placement_from_json(job.placement)
+
+
+def pending_jobs(session: Session) -> list[JobRow]:
+    """Every pending job, in queue order."""
+    return list(session.scalars(
+        select(JobRow).where(JobRow.state == JobState.PENDING.value).order_by(*queue_order())
+    ))
+
+
+def active_jobs(session: Session) -> list[JobRow]:
+    """Every job holding GPUs (admitted, running, preempting), oldest first."""
+    return list(session.scalars(
+        select(JobRow).where(JobRow.state.in_([s.value for s in HOLDING_STATES])).order_by(JobRow.id)
+    ))
+
+
+def set_queue_info(session: Session, reasons: Mapping[int, str], order: Sequence[int]) -> None:
+    """Store the core's wait reasons and queue order on pending jobs (does not bump the scheduler version,
+    and does not conflict with concurrent user actions on those jobs)."""
+    rank = {jid: i for i, jid in enumerate(order)}
+    for jid in set(reasons) | set(rank):
+        values: dict[str, object] = {"queue_rank": rank.get(jid)}
+        if jid in reasons:
+            values["reason"] = reasons[jid]
+        session.execute(
+            update(JobRow).where(JobRow.id == jid, JobRow.state == JobState.PENDING.value).values(**values)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,1 @@
+"""The persistent store: ORM models, engines and sessions, migrations, tenant records."""

@@ -1,0 +1,188 @@
+"""SQLAlchemy ORM models of the control plane: orgs, projects, users, tokens, quotas, jobs, events.
+
+JSON columns only (no pickle). Times are float epoch seconds. Job ids are integers; the scheduling core sees
+them as strings (``str(job.id)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("operator", "org-admin", "member")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class OrgRow(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_projects_org_id_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+
+    org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'org-admin', 'member')", name="role"),
+        CheckConstraint("role = 'operator' OR org_id IS NOT NULL", name="org_required"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+    org: Mapped[OrgRow | None] = relationship(lazy="joined")
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    user: Mapped[UserRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class QuotaRow(Base):
+    __tablename__ = "quotas"
+    __table_args__ = (
+        UniqueConstraint("org_id", "gpu_type", name="uq_quotas_org_id_gpu_type"),
+        CheckConstraint("guaranteed >= 0", name="guaranteed_nonneg"),
+        CheckConstraint("borrow_limit IS NULL OR borrow_limit >= 0", name="borrow_limit_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    gpu_type: Mapped[str] = mapped_column(String(100))
+    guaranteed: Mapped[int] = mapped_column(Integer, default=0)
+    #: Extra idle GPUs the org may borrow beyond ``guaranteed``; NULL = unlimited.
+    borrow_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
+
+
+class JobRow(Base):
+    """A submitted job. ``row_version`` makes every UPDATE optimistic: a concurrent change raises
+    :class:`sqlalchemy.orm.exc.StaleDataError` instead of being silently overwritten."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_jobs_user_id_idempotency_key"),
+        Index("ix_jobs_state_id", "state", "id"),
+        Index("ix_jobs_org_id_id", "org_id", "id"),
+        Index("ix_jobs_user_id_id", "user_id", "id"),
+        CheckConstraint("num_gpus >= 1", name="num_gpus_positive"),
+        CheckConstraint("walltime_s > 0", name="walltime_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    argv: Mapped[list[Any]] = mapped_column(JSON)
+    env: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cwd: Mapped[str] = mapped_column(Text, default="")
+    num_gpus: Mapped[int] = mapped_column(Integer)
+    nodes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gpu_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    walltime_s: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    priority_class: Mapped[str] = mapped_column(String(20), default="normal")
+    preemptible: Mapped[bool] = mapped_column(Boolean, default=True)
+    grace_s: Mapped[float] = mapped_column(Float, default=0.0)
+    state: Mapped[str] = mapped_column(String(20))
+    #: Why it is pending (set by the control loop) or why it ended.
+    reason: Mapped[str] = mapped_column(Text, default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[float] = mapped_column(Float)
+    #: When it last entered the queue (submit or requeue after preemption).
+    queued_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: ``[{"node": name, "gpus": [0, 1]}, ...]`` while admitted/running (kept after it ends).
+    placement: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    assigned_gpu_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    handle: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    preemptions: Mapped[int] = mapped_column(Integer, default=0)
+    #: GPU-seconds of service in earlier run segments (for LAS-style policies); the loop maintains it.
+    attained_gpu_s: Mapped[float] = mapped_column(Float, default=0.0)
+    #: The job's position in the policy's queue order as of the last cycle (NULL: not ranked yet).
+    queue_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
+    project: Mapped[ProjectRow] = relationship(lazy="joined", innerjoin=True)
+    user: Mapped[UserRow] = relationship(lazy="joined", innerjoin=True)
+
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 - SQLAlchemy reads it as is
+
+
+class JobEventRow(Base):
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    from_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class SchedulerStateRow(Base):
+    """One row (id 1): ``version`` is bumped by every change that could alter a scheduling decision."""
+
+    __tablename__ = "scheduler_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,52 @@
+"""The discrete-event loop: a heap of timed events and a ``step()`` (after SimPy's core).
+
+Events at the same time are taken together, in kind order (finishes before arrivals), and then the
+handler's ``after_step`` runs once — the simulator runs one scheduling cycle there.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Generic, TypeVar
+
+P = TypeVar("P")
+
+
+class Kind(IntEnum):
+    FINISH = 0
+    GRACE_END = 1
+    ARRIVAL = 2
+    WAKE = 3
+
+
+class EventLoop(Generic[P]):
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._heap: list[tuple[float, int, int, P]] = []
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, time: float, kind: Kind, payload: P) -> None:
+        if time < self.now:
+            raise ValueError(f"event at {time} is in the past (now {self.now})")
+        self._seq += 1
+        heapq.heappush(self._heap, (time, int(kind), self._seq, payload))
+
+    def peek_time(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def step(self, handle: Callable[[Kind, P], None], after_step: Callable[[float], None]) -> bool:
+        """Advance to the next event time, handle every event due then, and call ``after_step``."""
+        if not self._heap:
+            return False
+        heap = self._heap
+        self.now = t = heap[0][0]
+        while heap and heap[0][0] == t:
+            _, kind, _, payload = heapq.heappop(heap)
+            handle(Kind(kind), payload)
+        after_step(t)
+        return True

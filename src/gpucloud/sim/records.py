@@ -1,0 +1,72 @@
+"""Output rows of a simulation: one per job, one per run segment, and utilisation over time in bins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class JobRecord:
+    job_id: str
+    org: str
+    num_gpus: int
+    submit_time: float
+    duration: float
+    start_time: float | None = None
+    end_time: float | None = None
+    state: str = "pending"
+    preemptions: int = 0
+    racks: int = 0
+    blocks: int = 0
+
+    @property
+    def wait_time(self) -> float | None:
+        return None if self.start_time is None else self.start_time - self.submit_time
+
+    @property
+    def jct(self) -> float | None:
+        return None if self.end_time is None else self.end_time - self.submit_time
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One run of a job: ``gpus`` are ``node/gpu`` labels."""
+
+    job_id: str
+    start_time: float
+    end_time: float
+    gpu_type: str
+    gpus: tuple[str, ...]
+
+
+class UtilisationBins:
+    """Busy GPU-seconds per time bin, with a bounded number of bins (pairs merge as time grows)."""
+
+    def __init__(self, width: float = 60.0, max_bins: int = 2048) -> None:
+        self.width = width
+        self.max_bins = max_bins
+        self.busy: list[float] = []
+
+    def add(self, start: float, end: float, gpus: int) -> None:
+        """Add ``gpus`` busy from ``start`` to ``end``."""
+        t = start
+        while t < end:
+            i = int(t // self.width)
+            while i >= self.max_bins:
+                self._merge()
+                i = int(t // self.width)
+            if i >= len(self.busy):
+                self.busy.extend([0.0] * (i + 1 - len(self.busy)))
+            stop = min(end, (i + 1) * self.width)
+            self.busy[i] += gpus * (stop - t)
+            t = stop
+
+    def _merge(self) -> None:
+        b = self.busy
+        self.busy = [b[i] + (b[i + 1] if i + 1 < len(b) else 0.0) for i in range(0, len(b), 2)]
+        self.width *= 2
+
+    def series(self, total_gpus: int) -> tuple[list[float], list[float]]:
+        """Bin start times and the utilisation (0..1) in each bin."""
+        times = [i * self.width for i in range(len(self.busy))]
+        return times, [b / (self.width * total_gpus) for b in self.busy]

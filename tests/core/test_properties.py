@@ -1,0 +1,262 @@
+"""Property tests: random small traces on random small clusters, replayed under every policy.
+
+Checked on the simulator's output rows (segments with ``node/gpu`` labels, job records) and, for backfill,
+on what the core reports after each cycle:
+
+* no GPU is ever held by two jobs at once;
+* every segment holds exactly the job's GPUs, in the shape its spec implies, on GPUs of an allowed type;
+* no job starts before it is submitted, and every job ends;
+* strict FIFO (one priority class, so no preemption) starts jobs in submission order;
+* backfill never delays the head job's reservation;
+* each org holds at most its quota plus its borrowing limit of each GPU type at every instant.
+
+The hypothesis profile is fixed (derandomized, no example database) so the file is deterministic and fast.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gpucloud.core.state import SchedulerConfig
+from gpucloud.core.types import CycleResult
+from gpucloud.errors import InputError
+from gpucloud.model.cluster import Cluster
+from gpucloud.model.cluster_file import cluster_from_dict, parse_inline
+from gpucloud.model.job import JobSpec, Shape
+from gpucloud.model.org import Org
+from gpucloud.sim.engine import SimConfig, SimResult, simulate
+from gpucloud.sim.traces.base import TraceJob
+
+POLICIES = ["fifo", "backfill", "fairshare", "las", "srtf"]
+
+PROFILE = settings(
+    derandomize=True,
+    database=None,
+    max_examples=45,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+#: Small thresholds so that LAS moves jobs between queues and promotes starving ones within these traces.
+CONFIG = SimConfig(
+    checkpoint_interval=50.0,
+    scheduler=SchedulerConfig(las_thresholds=(200.0, 2000.0), las_starvation=600.0, usage_half_life=500.0),
+)
+
+
+def _two_blocks() -> Cluster:
+    return cluster_from_dict({
+        "name": "two-blocks",
+        "blocks": [{"name": "b", "count": 2, "racks": [
+            {"name": "r", "count": 2, "nodes": [{"name": "n", "count": 2, "gpus": 4, "gpu_type": "H100-80GB"}]},
+        ]}],
+    })
+
+
+def _mixed() -> Cluster:
+    return cluster_from_dict({
+        "name": "mixed",
+        "gpu_types": {"FAST": {"memory_gb": 80, "speed": 2.0}},
+        "blocks": [{"racks": [
+            {"name": "h", "nodes": [{"name": "n", "count": 2, "gpus": 8, "gpu_type": "H100-80GB"}]},
+            {"name": "f", "nodes": [{"name": "n", "count": 3, "gpus": 4, "gpu_type": "FAST"}]},
+        ]}],
+    })
+
+
+CLUSTERS: dict[str, Cluster] = {
+    "3x4": parse_inline("3x4"),
+    "4x8": parse_inline("4x8"),
+    "2x8": parse_inline("2x8"),
+    "6x2": parse_inline("6x2"),
+    "two-blocks": _two_blocks(),
+    "mixed": _mixed(),
+}
+
+
+def shape_on(cluster: Cluster, spec: JobSpec, gpu_type: str) -> Shape | None:
+    """The job's shape on ``gpu_type`` if the cluster has enough nodes for it, else None."""
+    try:
+        shape = spec.shape(cluster.max_node_gpus[gpu_type])
+    except InputError:
+        return None
+    big = sum(1 for n in cluster.nodes if n.gpu_type == gpu_type and n.gpus >= shape.per_node)
+    return shape if big >= shape.nodes else None
+
+
+def allowed_types(cluster: Cluster, spec: JobSpec) -> list[str]:
+    types = [spec.gpu_type] if spec.gpu_type else list(cluster.gpu_types)
+    return [t for t in types if shape_on(cluster, spec, t) is not None]
+
+
+@dataclass
+class Case:
+    name: str
+    cluster: Cluster
+    jobs: list[TraceJob]
+    orgs: dict[str, Org]
+
+
+@st.composite
+def cases(draw: st.DrawFn, *, priorities: bool = True, quotas: bool = False) -> Case:
+    name = draw(st.sampled_from(sorted(CLUSTERS)))
+    cluster = CLUSTERS[name]
+    types = sorted(cluster.gpu_types)
+    org_names = ["a", "b", "c"][: draw(st.integers(1, 3))]
+    orgs: dict[str, Org] = {}
+    if quotas:
+        for o in org_names:
+            quota = {t: draw(st.integers(0, 8)) for t in types}
+            borrow = {t: draw(st.integers(0, 8)) for t in types}
+            if all(quota[t] + borrow[t] == 0 for t in types):
+                borrow[types[0]] = 1
+            orgs[o] = Org(o, weight=draw(st.sampled_from([1.0, 2.0])), quota=quota, borrow_limit=borrow)
+    jobs: list[TraceJob] = []
+    for i in range(draw(st.integers(1, 14))):
+        org = draw(st.sampled_from(org_names))
+        gpu_type = draw(st.sampled_from([None, *types])) if len(types) > 1 else None
+        gpus = draw(st.integers(1, 16))
+        duration = float(draw(st.integers(1, 400)))
+        walltime = duration * draw(st.sampled_from([1.0, 1.0, 1.5, 3.0, 0.5]))
+        spec = JobSpec(
+            f"j{i}", org, gpus, float(draw(st.integers(0, 50)) * 10), walltime, gpu_type,
+            priority=draw(st.sampled_from([-10, 0, 0, 10])) if priorities else 0,
+            preemptible=draw(st.booleans()),
+            grace=float(draw(st.sampled_from([0, 0, 30]))),
+        )
+        ok = allowed_types(cluster, spec)
+        if quotas and ok:
+            o = orgs[org]
+            ok = [t for t in ok if shape_on(cluster, spec, t).gpus <= o.guaranteed(t) + o.borrow_limit[t]]  # type: ignore[union-attr]
+        if not ok:  # shrink to something that can run: one node's worth, within the org's ceiling
+            t = gpu_type or types[0]
+            cap = cluster.max_node_gpus[t]
+            if quotas:
+                cap = min(cap, orgs[org].guaranteed(t) + orgs[org].borrow_limit[t])
+                if cap < 1:
+                    t = next(t for t in types if orgs[org].guaranteed(t) + orgs[org].borrow_limit[t] > 0)
+                    cap = min(cluster.max_node_gpus[t], orgs[org].guaranteed(t) + orgs[org].borrow_limit[t])
+            spec = JobSpec(spec.id, org, min(gpus, cap), spec.submit_time, walltime, t, priority=spec.priority,
+                           preemptible=spec.preemptible, grace=spec.grace)
+            assert allowed_types(cluster, spec) == [t]
+        jobs.append(TraceJob(spec, duration))
+    return Case(name, cluster, jobs, orgs)
+
+
+def replay(case: Case, policy: str, observer: object = None) -> SimResult:
+    return simulate(case.cluster, case.jobs, policy, case.orgs or None, CONFIG, observer)  # type: ignore[arg-type]
+
+
+def check_basic(case: Case, res: SimResult) -> None:
+    """The invariants every policy must keep."""
+    cluster = case.cluster
+    specs = {j.spec.id: j.spec for j in case.jobs}
+    node_of = {n.name: n for n in cluster.nodes}
+
+    # No GPU held by two jobs at once.
+    per_gpu: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
+    for s in res.segments:
+        assert s.start_time <= s.end_time
+        for g in s.gpus:
+            per_gpu[g].append((s.start_time, s.end_time, s.job_id))
+    for g, spans in per_gpu.items():
+        spans.sort()
+        for (_s0, e0, j0), (s1, _e1, j1) in zip(spans, spans[1:], strict=False):
+            assert s1 >= e0, f"{g} held by {j0} until {e0} and by {j1} from {s1}"
+
+    # Every segment holds exactly the job's GPUs, in its shape, on an allowed type.
+    for s in res.segments:
+        spec = specs[s.job_id]
+        assert len(set(s.gpus)) == len(s.gpus) == spec.num_gpus
+        assert s.gpu_type in allowed_types(cluster, spec)
+        per_node = Counter(g.split("/")[0] for g in s.gpus)
+        assert all(node_of[n].gpu_type == s.gpu_type for n in per_node)
+        shape = spec.shape(cluster.max_node_gpus[s.gpu_type])
+        assert len(per_node) == shape.nodes
+        assert set(per_node.values()) == {shape.per_node}
+
+    # Starts after submission; every job ends; segments lie inside [start, end].
+    by_job: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for s in res.segments:
+        by_job[s.job_id].append((s.start_time, s.end_time))
+    for rec in res.jobs:
+        spec = specs[rec.job_id]
+        assert rec.start_time is not None and rec.end_time is not None, rec
+        assert rec.start_time >= spec.submit_time
+        assert rec.state in ("succeeded", "timed_out")
+        segs = sorted(by_job[rec.job_id])
+        assert segs and segs[0][0] == rec.start_time and segs[-1][1] == rec.end_time
+        assert 1 <= len(segs) <= rec.preemptions + 1
+        for (_a, e), (b, _f) in zip(segs, segs[1:], strict=False):
+            assert b >= e
+        # Each run is cut by the walltime.
+        assert all(e - b <= spec.walltime + 1e-6 for b, e in segs)
+        if rec.state == "timed_out":
+            assert segs[-1][1] - segs[-1][0] == pytest.approx(spec.walltime)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@PROFILE
+@given(case=cases())
+def test_invariants_hold_under_every_policy(policy: str, case: Case) -> None:
+    check_basic(case, replay(case, policy))
+
+
+@PROFILE
+@given(case=cases(priorities=False))
+def test_strict_fifo_starts_jobs_in_submission_order(case: Case) -> None:
+    res = replay(case, "fifo")
+    check_basic(case, res)
+    assert res.preemptions == 0
+    order = sorted(range(len(case.jobs)), key=lambda i: (case.jobs[i].spec.submit_time, i))
+    starts = {r.job_id: r.start_time for r in res.jobs}
+    seq = [starts[case.jobs[i].spec.id] for i in order]
+    assert seq == sorted(seq)  # type: ignore[type-var]
+
+
+@PROFILE
+@given(case=cases(priorities=False))
+def test_backfill_never_delays_the_head_reservation(case: Case) -> None:
+    reported: dict[str, list[float]] = defaultdict(list)
+
+    def observe(now: float, result: CycleResult) -> None:
+        if result.head_reservation is not None:
+            jid, at = result.head_reservation
+            assert at >= now
+            reported[jid].append(at)
+
+    res = replay(case, "backfill", observe)
+    check_basic(case, res)
+    starts = {r.job_id: r.start_time for r in res.jobs}
+    for jid, times in reported.items():
+        start = starts[jid]
+        assert start is not None
+        # The first reservation is never missed, nor is any later one (they only move earlier).
+        assert start <= times[0] + 1e-9, (jid, start, times)
+        assert start <= min(times) + 1e-9, (jid, start, times)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@PROFILE
+@given(case=cases(quotas=True))
+def test_quotas_and_borrowing_limits_hold(policy: str, case: Case) -> None:
+    res = replay(case, policy)
+    check_basic(case, res)
+    org_of = {j.spec.id: j.spec.org for j in case.jobs}
+    events: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
+    for s in res.segments:
+        if s.end_time > s.start_time:  # a zero-length segment holds nothing over time
+            key = (org_of[s.job_id], s.gpu_type)
+            events[key].append((s.start_time, len(s.gpus)))
+            events[key].append((s.end_time, -len(s.gpus)))
+    for (org, t), evs in events.items():
+        ceiling = case.orgs[org].guaranteed(t) + case.orgs[org].borrow_limit[t]
+        held = 0
+        for when, delta in sorted(evs):  # at equal times, releases (negative) come first
+            held += delta
+            assert held <= ceiling, f"{org} holds {held} {t} GPUs at {when}, ceiling {ceiling}"
