@@ -426,3 +426,22 @@ def test_walltime_limits_each_run_of_a_preempted_job() -> None:
     rec = by_id(res)
     assert segments(res, "k") == [(0, 10), (110, 310)]
     assert (rec["k"].state, rec["n"].start_time) == ("timed_out", 10)
+
+
+@pytest.mark.parametrize("policy", ["fairshare", "las", "srtf"])
+def test_gpus_freed_for_a_preemptor_are_kept_for_it(policy: str) -> None:
+    """2 nodes × 8 GPUs; no checkpoint loss.
+
+    * lo1 (6 GPUs, grace 30) → n0 and lo2 (6 GPUs, grace 20) → n1, both priority 0, at t=0, 1000 s each.
+    * hi: priority 10, 10 GPUs = 2 nodes × 5, at t=10 → needs GPUs of both → preempts both at 10.
+    * lo2 stops at 30. Its GPUs on n1 are kept for hi: lo2 must not restart there (which would make hi
+      preempt it again when lo1 is gone, and so on). lo1 stops at 40 → hi runs 40..140.
+    * At 140 both restart: lo1 with 1000-40 = 960 s left → 1100; lo2 with 970 s left → 1110.
+    """
+    jobs = [job("lo1", 6, 0, 1000, 5000, grace=30), job("lo2", 6, 0, 1000, 5000, grace=20),
+            job("hi", 10, 10, 100, 100, priority=10)]
+    res = run("2x8", jobs, policy)
+    assert starts(res)["hi"] == 40
+    assert segments(res, "lo1") == [(0, 40), (140, 1100)]
+    assert segments(res, "lo2") == [(0, 30), (140, 1110)]
+    assert res.preemptions == 2

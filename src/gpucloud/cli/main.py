@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gpucloud.cli import simulate
+from gpucloud.cli import admin, cluster_map, jobs, server, simulate
 
 app = typer.Typer(
     name="gpucloud",
@@ -22,6 +22,10 @@ def main() -> None:
 
 # -- commands: one line per module --------------------------------------------------------------------------
 app.command("simulate")(simulate.simulate)
+app.command("server")(server.server)
+jobs.register(app)
+cluster_map.register(app)
+admin.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

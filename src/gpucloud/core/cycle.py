@@ -8,7 +8,9 @@ preemption only marks victims — their GPUs stay held until the caller reports 
 
 from __future__ import annotations
 
-from gpucloud.core.placement import find_placement, take
+from gpucloud.core.fit_memory import FitMemory
+from gpucloud.core.free_index import low_bits, to_mask
+from gpucloud.core.placement import find_placement, give, take
 from gpucloud.core.policies.base import Mode, Policy
 from gpucloud.core.preemption import choose_victims
 from gpucloud.core.reservation import Reservation, consume, earliest_start, violates
@@ -55,18 +57,13 @@ def place_around(state: SchedulerState, opts: list[tuple[str, Shape]], res: Rese
     """Place while holding back, on each reserved node, the GPUs the reserved head job will need."""
     index = state.index
     held: list[tuple[int, int]] = []
-    saved = (dict(index._fail_single), dict(index._fail_gang))
+    saved = index.memory.save()
     index.caching = False
     try:
         for node, spare in res.spare.items():
             extra = index.free[node] - max(0, spare)
             if extra > 0:
-                mask = index.mask[node]
-                hold = 0
-                for _ in range(extra):
-                    bit = mask & -mask
-                    hold |= bit
-                    mask ^= bit
+                hold = low_bits(index.mask[node], extra)
                 index.take(node, hold)
                 held.append((node, hold))
         return place(state, opts)
@@ -74,13 +71,14 @@ def place_around(state: SchedulerState, opts: list[tuple[str, Shape]], res: Rese
         for node, hold in held:
             index._set(node, index.mask[node] | hold)
         index.caching = True
-        index._fail_single, index._fail_gang = saved
+        index.memory.restore(saved)
 
 
 def admit(state: SchedulerState, policy: Policy, job: PendingJob, placement: Placement, now: float) -> RunningJob:
     take(state.index, placement)
     run = RunningJob(job.spec, placement, now, job.attained, job.remaining)
     del state.pending[job.spec.id]
+    state.count_pending(job.spec.priority, -1)
     state.nominated.pop(job.spec.id, None)
     state.running[job.spec.id] = run
     state.used_of(job.spec.org)[placement.gpu_type] += placement.gpus
@@ -112,65 +110,191 @@ def try_preempt(
     return False
 
 
+def hold_for(state: SchedulerState, job: PendingJob, opts: list[tuple[str, Shape]],
+             held: list[tuple[int, int]]) -> None:
+    """Keep free, for the rest of the cycle, the GPUs a job waiting for its victims will take.
+
+    Without this, GPUs already freed by some victims (or free GPUs the preemptor's placement counts on) go
+    to jobs ranked after it, the preemptor never fits, preempts again, and so on for ever.
+    """
+    index = state.index
+    victims = [state.running[v].placement for v in state.nominated.get(job.spec.id, ()) if v in state.running]
+    saved = index.memory.save()
+    index.caching = False
+    try:
+        for p in victims:
+            give(index, p)
+        found = place(state, opts)
+    finally:
+        for p in victims:
+            take(index, p)
+        index.caching = True
+        index.memory.restore(saved)
+    if found is None:
+        return
+    for node, gpus in found.nodes:
+        mask = to_mask(gpus) & index.mask[node]
+        if mask:
+            index.take(node, mask)
+            held.append((node, mask))
+
+
 def _why(victim: RunningJob, job: PendingJob) -> str:
     if victim.spec.priority < job.spec.priority:
         return f"priority: job {job.spec.id} has a higher priority class"
     return f"policy: job {job.spec.id} ranks before it"
 
 
-def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: bool = False) -> CycleResult:
-    """Admit what fits, reserve or block by the policy's mode, and preempt where the policy allows."""
-    result = CycleResult()
-    state.index.new_cycle()
-    policy.prepare(now)
-    admitted: list[PendingJob] = []
-    fresh: set[str] = set()
-    blocked = False
-    reservation: Reservation | None = None
-    attempts = state.config.max_preemption_attempts
-    for job in policy.order(now):
-        jid = job.spec.id
-        if explain:
-            result.order.append(jid)
-        if blocked:
-            if not explain:
-                break
-            result.waiting[jid] = WaitReason.BLOCKED
-            continue
+class _Cycle:
+    """The bookkeeping of one cycle: what was admitted, the reservation, and what failed already."""
+
+    def __init__(self, state: SchedulerState, policy: Policy, now: float, explain: bool) -> None:
+        self.state = state
+        self.policy = policy
+        self.now = now
+        self.explain = explain
+        self.result = CycleResult()
+        self.admitted: list[PendingJob] = []
+        self.fresh: set[str] = set()
+        self.blocked = False
+        self.reservation: Reservation | None = None
+        self.attempts = state.config.max_preemption_attempts
+        #: shapes that could not be placed around the reservation / could not preempt enough
+        self.around_failed = FitMemory()
+        self.preempt_failed = FitMemory()
+        self.hopeless_classes: set[int] = set()
+        #: GPUs kept free for jobs waiting for their victims to stop (given back at the end of the cycle)
+        self.held: list[tuple[int, int]] = []
+
+    def done(self) -> bool:
+        """Nothing more can happen this cycle: no GPU can be placed and no preemption is left to try."""
+        if self.blocked:
+            return True
+        if not self.state.index.exhausted():
+            return False
+        return self.attempts <= 0 or not self.policy.may_preempt()
+
+    def place_job(self, job: PendingJob, opts: list[tuple[str, Shape]]) -> Placement | None:
+        placement = place(self.state, opts)
+        res = self.reservation
+        if placement is None or res is None or self.now + job.spec.walltime <= res.start:
+            return placement
+        if violates(res, placement):
+            opts = [(t, sh) for t, sh in opts if not self.around_failed.known(t, sh.nodes, sh.per_node)]
+            placement = place_around(self.state, opts, res) if opts else None
+            if placement is None:
+                for t, sh in opts:
+                    self.around_failed.remember(t, sh.nodes, sh.per_node)
+                return None
+        consume(res, placement)
+        return placement
+
+    def preempt_for(self, job: PendingJob, opts: list[tuple[str, Shape]]) -> bool:
+        if self.attempts <= 0:
+            return False
+        monotone = self.policy.monotone_victims
+        if monotone:
+            opts = [(t, sh) for t, sh in opts if not self.preempt_failed.known(t, sh.nodes, sh.per_node)]
+            if not opts:
+                return False
+        self.attempts -= 1
+        if try_preempt(self.state, self.policy, job, opts, self.now, self.result, self.fresh):
+            return True
+        if monotone:
+            for t, sh in opts:
+                self.preempt_failed.remember(t, sh.nodes, sh.per_node)
+        return False
+
+    def hopeless(self, job: PendingJob) -> bool:
+        """True when the job can neither be placed nor preempt, and its failure changes nothing for the
+        jobs behind it — decided from the failure memories alone, without looking at quotas."""
+        mode = self.policy.mode
+        if mode is Mode.STRICT or (mode is Mode.BACKFILL and self.reservation is None):
+            return False
+        memory = self.state.index.memory
+        shapes = self.state.shapes[job.spec.id]
+        if not all(memory.known(t, sh.nodes, sh.per_node) for t, sh in shapes):
+            return False
+        if job.spec.id in self.state.nominated or self.attempts <= 0 or not self.policy.may_preempt():
+            return True
+        failed = self.preempt_failed
+        return self.policy.monotone_victims and all(failed.known(t, sh.nodes, sh.per_node) for t, sh in shapes)
+
+    def step(self, job: PendingJob) -> None:
+        """Try one job: admit it, or record why not (and reserve, block or preempt by the policy's mode)."""
+        state, result, jid = self.state, self.result, job.spec.id
+        cls = state.shape_class.get(jid)
+        if cls in self.hopeless_classes and jid not in state.nominated:
+            result.waiting[jid] = self.idle_reason()
+            return
+        if self.hopeless(job):
+            if jid in state.nominated:
+                result.waiting[jid] = WaitReason.PREEMPTING
+                hold_for(state, job, options(state, job)[0], self.held)
+                return
+            if cls is not None:
+                # Failure memories only grow within a cycle, so every job of this class is hopeless too.
+                self.hopeless_classes.add(cls)
+            result.waiting[jid] = self.idle_reason()
+            return
         opts, refused = options(state, job)
-        placement = place(state, opts) if opts else None
-        if placement is not None and reservation is not None and now + job.spec.walltime > reservation.start:
-            if violates(reservation, placement):
-                placement = place_around(state, opts, reservation)
-            if placement is not None:
-                consume(reservation, placement)
+        placement = self.place_job(job, opts) if opts else None
         if placement is not None:
-            admit(state, policy, job, placement, now)
-            admitted.append(job)
-            fresh.add(jid)
+            admit(state, self.policy, job, placement, self.now)
+            self.admitted.append(job)
+            self.fresh.add(jid)
             result.admissions.append(Admission(jid, placement))
-            continue
-        # The job cannot start now.
+            return
         if not opts:
             result.waiting[jid] = WaitReason.QUOTA
-            continue
-        if jid in state.nominated:
-            result.waiting[jid] = WaitReason.PREEMPTING
-        elif attempts > 0 and try_preempt(state, policy, job, opts, now, result, fresh):
-            attempts -= 1
+            return
+        preempting = jid in state.nominated or self.preempt_for(job, opts)
+        if preempting:
             result.waiting[jid] = WaitReason.PREEMPTING
         else:
-            result.waiting[jid] = WaitReason.RESERVED if reservation is not None else (
-                WaitReason.QUOTA if refused else WaitReason.NO_FIT)
-        if policy.mode is Mode.STRICT:
-            blocked = True
-        elif policy.mode is Mode.BACKFILL and reservation is None:
-            reservation = earliest_start(state, jid, opts, policy.running_by_end(), now)
-            if reservation is not None:
-                result.head_reservation = (jid, reservation.start)
-        if not explain and state.index.total_free == 0 and (attempts <= 0 or not policy.may_preempt()):
+            result.waiting[jid] = self.idle_reason(refused)
+        mode = self.policy.mode
+        if mode is Mode.STRICT:
+            self.blocked = True
+        elif mode is Mode.BACKFILL and self.reservation is None:
+            self.reservation = earliest_start(state, jid, opts, self.policy.running_by_end(), self.now)
+            if self.reservation is not None:
+                result.head_reservation = (jid, self.reservation.start)
+        if preempting:
+            hold_for(state, job, opts, self.held)
+
+    def idle_reason(self, refused: bool = False) -> str:
+        if self.blocked:
+            return WaitReason.BLOCKED
+        if self.reservation is not None:
+            return WaitReason.RESERVED
+        return WaitReason.QUOTA if refused else WaitReason.NO_FIT
+
+
+def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: bool = False) -> CycleResult:
+    """Admit what fits, reserve or block by the policy's mode, and preempt where the policy allows."""
+    state.index.new_cycle()
+    policy.begin_cycle(now)
+    policy.prepare(now)
+    cycle = _Cycle(state, policy, now, explain)
+    result = cycle.result
+    jobs = policy.order(now)
+    for job in jobs:
+        if cycle.done():
+            if explain:
+                rest = cycle.idle_reason()
+                result.order.append(job.spec.id)
+                result.waiting[job.spec.id] = rest
+                for other in jobs:
+                    result.order.append(other.spec.id)
+                    result.waiting[other.spec.id] = rest
             break
-    for job in admitted:
+        if explain:
+            result.order.append(job.spec.id)
+        cycle.step(job)
+    for node, mask in cycle.held:
+        state.index.give(node, mask)
+    for job in cycle.admitted:
         policy.dequeue(job)
     result.wake_at = policy.wake_at(now)
     return result

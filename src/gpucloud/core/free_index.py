@@ -8,6 +8,7 @@ GPUs clears that memory.
 
 from __future__ import annotations
 
+from gpucloud.core.fit_memory import FitMemory
 from gpucloud.model.cluster import Cluster
 
 
@@ -42,7 +43,7 @@ def to_mask(gpus: tuple[int, ...]) -> int:
 class FreeIndex:
     """Free GPUs per node (a bitmask) and, per GPU type, nodes bucketed by their free count."""
 
-    __slots__ = ("_fail_gang", "_fail_single", "buckets", "caching", "cluster", "free", "mask", "type_free")
+    __slots__ = ("buckets", "caching", "cluster", "free", "mask", "memory", "type_free")
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -56,8 +57,7 @@ class FreeIndex:
             self.buckets[n.gpu_type][n.gpus][n.index] = None
             self.type_free[n.gpu_type] += n.gpus
         self.caching = True
-        self._fail_single: dict[str, int] = {}
-        self._fail_gang: dict[tuple[str, int], int] = {}
+        self.memory = FitMemory()
 
     def copy(self) -> FreeIndex:
         new = FreeIndex.__new__(FreeIndex)
@@ -67,8 +67,7 @@ class FreeIndex:
         new.buckets = {t: [b.copy() for b in bs] for t, bs in self.buckets.items()}
         new.type_free = self.type_free.copy()
         new.caching = True
-        new._fail_single = {}
-        new._fail_gang = {}
+        new.memory = FitMemory()
         return new
 
     @property
@@ -102,32 +101,24 @@ class FreeIndex:
         if cur & mask:
             raise ValueError(f"GPUs {bit_indices(cur & mask)} of node {node} are already free")
         self._set(node, cur | mask)
-        self._fail_single.clear()
-        self._fail_gang.clear()
+        self.memory.clear()
 
     def new_cycle(self) -> None:
-        self._fail_single.clear()
-        self._fail_gang.clear()
+        self.memory.clear()
 
-    # -- failure memory: within a cycle a failed size means every larger size fails too --------------------
+    def exhausted(self) -> bool:
+        """True when not even one GPU can be placed (every type is full or refused a 1-GPU job)."""
+        single = self.memory.single
+        return all(free == 0 or single.get(t) == 1 for t, free in self.type_free.items())
+
+    def nodes_with(self, gpu_type: str, per_node: int) -> int:
+        """How many nodes of ``gpu_type`` have at least ``per_node`` free GPUs."""
+        buckets = self.buckets[gpu_type]
+        return sum(len(buckets[f]) for f in range(per_node, len(buckets)))
+
     def known_unfit(self, gpu_type: str, nodes: int, per_node: int) -> bool:
-        single = self._fail_single.get(gpu_type)
-        if single is not None and per_node >= single:
-            return True
-        if nodes > 1:
-            gang = self._fail_gang.get((gpu_type, per_node))
-            return gang is not None and nodes >= gang
-        return False
+        return self.memory.known(gpu_type, nodes, per_node)
 
     def remember_unfit(self, gpu_type: str, nodes: int, per_node: int) -> None:
-        if not self.caching:
-            return
-        if nodes == 1:
-            cur = self._fail_single.get(gpu_type)
-            if cur is None or per_node < cur:
-                self._fail_single[gpu_type] = per_node
-        else:
-            key = (gpu_type, per_node)
-            cur = self._fail_gang.get(key)
-            if cur is None or nodes < cur:
-                self._fail_gang[key] = nodes
+        if self.caching:
+            self.memory.remember(gpu_type, nodes, per_node)

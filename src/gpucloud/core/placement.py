@@ -67,7 +67,7 @@ def _choose_racks(index: FreeIndex, by_rack: dict[int, list[tuple[int, int]]], n
 
 
 def _gang(index: FreeIndex, gpu_type: str, n: int, p: int) -> Placement | None:
-    if index.type_free[gpu_type] < n * p:
+    if index.type_free[gpu_type] < n * p or index.nodes_with(gpu_type, p) < n:
         return None
     by_rack = _eligible_by_rack(index, gpu_type, p)
     if sum(len(v) for v in by_rack.values()) < n:

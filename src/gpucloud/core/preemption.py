@@ -19,14 +19,14 @@ def choose_victims(
     pool = [v for v in candidates if v.placement.gpu_type == gpu_type and not v.preempting]
     if index.type_free[gpu_type] + sum(v.placement.gpus for v in pool) < shape.gpus:
         return None
-    saved = (dict(index._fail_single), dict(index._fail_gang))
+    saved = index.memory.save()
     index.caching = False
     removed: list[RunningJob] = []
     try:
         for v in pool:
             give(index, v.placement)
             removed.append(v)
-            if find_placement(index, gpu_type, shape) is not None:
+            if index.type_free[gpu_type] >= shape.gpus and find_placement(index, gpu_type, shape) is not None:
                 break
         else:
             return None
@@ -43,4 +43,4 @@ def choose_victims(
         for v in removed:
             take(index, v.placement)
         index.caching = True
-        index._fail_single, index._fail_gang = saved
+        index.memory.restore(saved)

@@ -76,7 +76,10 @@ class Scheduler:
         jid = job.spec.id
         if jid in self.state.pending or jid in self.state.running:
             raise InputError("id", "a job with this id is already known", jid)
-        self.state.shapes[jid] = self.shapes_for(job)
+        shapes = self.shapes_for(job)
+        self.state.shapes[jid] = shapes
+        classes = self.state.shape_classes
+        self.state.shape_class[jid] = classes.setdefault(tuple(shapes), len(classes))
         self._enqueue(job)
 
     def _enqueue(self, job: PendingJob) -> None:
@@ -84,11 +87,13 @@ class Scheduler:
             job.queued_since = job.spec.submit_time
         self.state.seq.setdefault(job.spec.id, self.state.next_seq())
         self.state.pending[job.spec.id] = job
+        self.state.count_pending(job.spec.priority, 1)
         self.state.org(job.spec.org)
         self.policy.enqueue(job)
 
     def cancel_pending(self, job_id: str) -> PendingJob:
         job = self.state.pending.pop(job_id)
+        self.state.count_pending(job.spec.priority, -1)
         self.policy.dequeue(job)
         self.state.nominated.pop(job_id, None)
         self._forget(job_id)
@@ -139,6 +144,7 @@ class Scheduler:
 
     def _forget(self, job_id: str) -> None:
         self.state.shapes.pop(job_id, None)
+        self.state.shape_class.pop(job_id, None)
         self.state.seq.pop(job_id, None)
 
     # -- decisions --------------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ class SchedulerState:
     running: dict[str, RunningJob] = field(default_factory=dict)
     #: per job: the GPU types it may use, in the order to try them, with its shape on each.
     shapes: dict[str, list[tuple[str, Shape]]] = field(default_factory=dict)
+    #: per pending job: a small integer naming its list of shapes (jobs with equal shapes share it)
+    shape_class: dict[str, int] = field(default_factory=dict)
+    shape_classes: dict[tuple[tuple[str, Shape], ...], int] = field(default_factory=dict)
     #: GPUs each org holds, per GPU type (jobs in their grace period included).
     used: dict[str, Counter[str]] = field(default_factory=dict)
     #: pending job -> the running jobs being preempted for it.
@@ -43,6 +46,7 @@ class SchedulerState:
     #: submission sequence numbers (deterministic tie-break).
     seq: dict[str, int] = field(default_factory=dict)
     running_priorities: Counter[int] = field(default_factory=Counter)
+    pending_priorities: Counter[int] = field(default_factory=Counter)
     _next_seq: int = 0
 
     def __post_init__(self) -> None:
@@ -59,6 +63,12 @@ class SchedulerState:
         if c is None:
             c = self.used[org] = Counter()
         return c
+
+    def count_pending(self, priority: int, delta: int) -> None:
+        counts = self.pending_priorities
+        counts[priority] += delta
+        if not counts[priority]:
+            del counts[priority]
 
     def next_seq(self) -> int:
         self._next_seq += 1

@@ -178,10 +178,12 @@ def apply_transition(
     gpu_type: str | None = None,
     handle: dict[str, Any] | None = None,
     exit_code: int | None = None,
+    bump: bool = True,
 ) -> JobEventRow:
     """Move ``job`` to ``to_state`` in ``session``'s transaction: validate, update, record the event, and bump
     the scheduler version. Raises :class:`IllegalTransition` when the state machine forbids it. The caller
-    commits; a concurrent change of the same job makes the commit raise ``StaleDataError``."""
+    commits; a concurrent change of the same job makes the commit raise ``StaleDataError``. ``bump=False`` is
+    for callers that bump the version once for a whole batch of transitions themselves (the control loop)."""
     rule = rule_for(job.state, to_state)
     if rule is None:
         raise IllegalTransition(job.id, job.state, str(to_state))
@@ -193,5 +195,6 @@ def apply_transition(
     job.reason = reason
     event = JobEventRow(job_id=job.id, at=now, from_state=from_state, to_state=rule.to_state.value, reason=reason)
     session.add(event)
-    bump_version(session)
+    if bump:
+        bump_version(session)
     return event

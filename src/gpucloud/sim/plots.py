@@ -75,5 +75,5 @@ def plot_cdf(values: Mapping[str, Sequence[float]], what: str, path: Path) -> Pa
     ax.set_title(f"CDF of {what}")
     ax.grid(alpha=0.3, which="both")
     if values:
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")
     return _save(fig, path)

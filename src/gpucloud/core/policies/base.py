@@ -27,9 +27,17 @@ class Policy:
 
     name: ClassVar[str] = ""
     mode: ClassVar[Mode] = Mode.SKIP
+    #: True when a job later in the order can never preempt more than an earlier one could (so a failed
+    #: preemption of a shape means larger shapes later fail too).
+    monotone_victims: ClassVar[bool] = True
 
     def __init__(self, state: SchedulerState) -> None:
         self.state = state
+        self._by_priority: list[RunningJob] | None = None
+
+    def begin_cycle(self, now: float) -> None:
+        """Drop what the last cycle cached (subclasses extend it), then :meth:`prepare` runs."""
+        self._by_priority = None
 
     # -- queue bookkeeping, called by the scheduler --------------------------------------------------------
     def enqueue(self, job: PendingJob) -> None:
@@ -66,19 +74,26 @@ class Policy:
 
     def may_preempt(self) -> bool:
         """False when no pending job could preempt anything (lets a cycle stop early on a full cluster)."""
-        return len(self.state.running_priorities) > 1
+        running, pending = self.state.running_priorities, self.state.pending_priorities
+        return bool(running) and bool(pending) and max(pending) > min(running)
 
     # -- shared rule ------------------------------------------------------------------------------------
     def priority_victims(self, job: PendingJob) -> list[RunningJob]:
+        """Running preemptible jobs of a lower priority class: the lowest class, then the newest, first."""
         prio = job.spec.priority
         counts = self.state.running_priorities
         if not counts or min(counts) >= prio:
             return []
-        out = [
-            r for r in self.state.running.values()
-            if r.spec.preemptible and not r.preempting and r.spec.priority < prio
-        ]
-        out.sort(key=lambda r: (r.spec.priority, -r.start))
+        if self._by_priority is None:
+            ranked = [r for r in self.state.running.values() if r.spec.preemptible]
+            ranked.sort(key=lambda r: (r.spec.priority, -r.start, self.state.seq[r.spec.id]))
+            self._by_priority = ranked
+        out = []
+        for r in self._by_priority:
+            if r.spec.priority >= prio:
+                break
+            if not r.preempting:
+                out.append(r)
         return out
 
 

@@ -30,6 +30,7 @@ from gpucloud.core.types import PendingJob, RunningJob
 class FairShare(Policy):
     name = "fairshare"
     mode = Mode.SKIP
+    monotone_victims = False
 
     def __init__(self, state: SchedulerState) -> None:
         super().__init__(state)

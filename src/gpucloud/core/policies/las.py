@@ -32,6 +32,8 @@ class LeastAttainedService(Policy):
         self.starve = state.config.las_starvation
         self.queue = SortedKeyList(key=self._key)
         self.by_wait = SortedKeyList(key=lambda j: (j.queued_since, seq[j.spec.id]))
+        self._victim_order: list[tuple[int, RunningJob]] | None = None
+        self._ranked_at = -1.0
 
     def level(self, attained: float) -> int:
         return bisect.bisect_right(self.thresholds, attained)
@@ -75,17 +77,30 @@ class LeastAttainedService(Policy):
     def may_preempt(self) -> bool:
         return True
 
+    def _ranked(self, now: float) -> list[tuple[int, RunningJob]]:
+        """Preemptible running jobs with their queue, highest queue (most service) and newest first; computed
+        once per cycle."""
+        if self._ranked_at != now or self._victim_order is None:
+            ranked = [(self.level(r.attained(now)), r) for r in self.state.running.values() if r.spec.preemptible]
+            ranked.sort(key=lambda x: (-x[0], -x[1].start, self.state.seq[x[1].spec.id]))
+            self._victim_order, self._ranked_at = ranked, now
+        return self._victim_order
+
+    def begin_cycle(self, now: float) -> None:
+        super().begin_cycle(now)
+        self._victim_order = None
+
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         out = self.priority_victims(job)
         seen = {r.spec.id for r in out}
         lvl = self.rank(job, now)[1]
-        more = [
-            r for r in self.state.running.values()
-            if r.spec.preemptible and not r.preempting and r.spec.id not in seen
-            and r.spec.priority == job.spec.priority and self.level(r.attained(now)) > lvl
-        ]
-        more.sort(key=lambda r: (-self.level(r.attained(now)), -r.start))
-        return out + more
+        prio = job.spec.priority
+        for level, r in self._ranked(now):
+            if level <= lvl:
+                break
+            if not r.preempting and r.spec.priority == prio and r.spec.id not in seen:
+                out.append(r)
+        return out
 
     def wake_at(self, now: float) -> float | None:
         if not self.queue:

@@ -27,6 +27,7 @@ class ShortestRemainingFirst(Policy):
         seq = state.seq
         self.queue = SortedKeyList(key=lambda j: (-j.spec.priority, _remaining(j), j.spec.submit_time,
                                                   seq[j.spec.id]))
+        self._ranked: list[tuple[float, RunningJob]] | None = None
 
     def enqueue(self, job: PendingJob) -> None:
         self.queue.add(job)
@@ -40,14 +41,26 @@ class ShortestRemainingFirst(Policy):
     def may_preempt(self) -> bool:
         return True
 
+    def begin_cycle(self, now: float) -> None:
+        super().begin_cycle(now)
+        self._ranked = None
+
+    def _by_remaining(self, now: float) -> list[tuple[float, RunningJob]]:
+        """Preemptible running jobs, the most time left first; computed once per cycle."""
+        if self._ranked is None:
+            ranked = [(r.remaining_at(now), r) for r in self.state.running.values() if r.spec.preemptible]
+            ranked.sort(key=lambda x: (-x[0], -x[1].start, self.state.seq[x[1].spec.id]))
+            self._ranked = ranked
+        return self._ranked
+
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         out = self.priority_victims(job)
         seen = {r.spec.id for r in out}
         mine = _remaining(job)
-        more = [
-            r for r in self.state.running.values()
-            if r.spec.preemptible and not r.preempting and r.spec.id not in seen
-            and r.spec.priority == job.spec.priority and r.remaining_at(now) > mine
-        ]
-        more.sort(key=lambda r: (-r.remaining_at(now), -r.start))
-        return out + more
+        prio = job.spec.priority
+        for left, r in self._by_remaining(now):
+            if left <= mine:
+                break
+            if not r.preempting and r.spec.priority == prio and r.spec.id not in seen:
+                out.append(r)
+        return out

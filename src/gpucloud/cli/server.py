@@ -1,0 +1,60 @@
+"""``gpucloud server``: start the API server and the control loop (SQLite, local executor and the tiny example
+cluster by default). Every option can also be set with a ``GPUCLOUD_*`` environment variable."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from gpucloud.cli.errors import handle_errors
+from gpucloud.errors import InputError
+
+
+def _settings(**given: Any) -> Any:
+    from gpucloud.service.settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        raise InputError(field, err["msg"]) from None
+
+
+@handle_errors
+def server(
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="GPUCLOUD_DATABASE_URL", show_envvar=True,
+        help="sqlite:///path.db (default: DATA_DIR/gpucloud.db) or postgresql+psycopg://user@host/db")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", envvar="GPUCLOUD_CLUSTER_FILE", show_envvar=True,
+        help="cluster YAML file or an inline spec like 2x8:H100 (default: the tiny example cluster)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", envvar="GPUCLOUD_DATA_DIR", show_envvar=True,
+        help="where the database file and job logs live (default: ./data)")] = None,
+    host: Annotated[str | None, typer.Option("--host", envvar="GPUCLOUD_HOST", show_envvar=True,
+                                             help="address to listen on (default: 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option("--port", envvar="GPUCLOUD_PORT", show_envvar=True,
+                                             help="port to listen on (default: 8080)")] = None,
+    executor: Annotated[str | None, typer.Option("--executor", envvar="GPUCLOUD_EXECUTOR", show_envvar=True,
+                                                 help="how jobs run: local (default) or noop")] = None,
+    policy: Annotated[str | None, typer.Option(
+        "--policy", envvar="GPUCLOUD_POLICY", show_envvar=True,
+        help="queue policy: backfill (default), fifo, fairshare, las, srtf")] = None,
+    tick: Annotated[float, typer.Option("--tick", envvar="GPUCLOUD_TICK", show_envvar=True, min=0.01,
+                                        help="seconds between control loop ticks when nothing wakes it")] = 0.5,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log the control loop's actions")] = False,
+) -> None:
+    """Start the gpucloud server: REST API, control loop, and /metrics."""
+    from gpucloud.service.server import serve
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = _settings(database_url=database_url, cluster_file=cluster, data_dir=data_dir, host=host, port=port,
+                         executor=executor, policy=policy)
+    serve(settings, interval_s=tick, say=lambda line: typer.echo(line))

@@ -1,0 +1,117 @@
+"""The server process: the API app, the control loop thread, ``/metrics``, and uvicorn.
+
+:func:`build_server` wires them (tests use it in-process); :func:`serve` runs them until SIGTERM or SIGINT,
+then stops the loop cleanly. Jobs keep running when the server stops; the next start re-attaches them.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from gpucloud.core.policies import POLICIES
+from gpucloud.service.api import create_app
+from gpucloud.service.api.context import AppContext
+from gpucloud.service.executors.base import Executor
+from gpucloud.service.executors.registry import create_executor
+from gpucloud.service.loop import ControlLoop, LoopConfig
+from gpucloud.service.metrics import Metrics
+from gpucloud.service.settings import Settings
+
+log = logging.getLogger("gpucloud.server")
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    ctx: AppContext
+    loop: ControlLoop
+    metrics: Metrics
+
+    @property
+    def url(self) -> str:
+        host = self.ctx.settings.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.ctx.settings.port}"
+
+
+def build_server(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    executor: Executor | None = None,
+    interval_s: float = 0.5,
+) -> Server:
+    """Migrate the database, build the app, the executor and the loop (not started). Raises
+    :class:`gpucloud.errors.GpucloudError` subclasses for a bad cluster file, executor or policy name."""
+    wake: list[Callable[[], None]] = []
+    chosen = executor or create_executor(settings.executor)
+    config = LoopConfig(policy=settings.policy, interval_s=interval_s)
+    POLICIES.get(settings.policy)  # fail before touching the database
+    app = create_app(settings, clock=clock, on_change=lambda: wake[0]() if wake else None)
+    ctx: AppContext = app.state.gpucloud
+    metrics = Metrics(ctx.sessions, lambda: ctx.cluster)
+    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, chosen, settings.data_dir, engine=ctx.engine,
+                       clock=clock, config=config, on_cycle=metrics.observe_tick)
+    wake.append(loop.wake)
+    metrics.install(app)
+    return Server(app, ctx, loop, metrics)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn, minus re-raising the stop signal after shutdown (so the caller can stop the loop cleanly)."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+def serve(settings: Settings, *, interval_s: float = 0.5, say: Callable[[str], Any] = print,
+          log_level: str = "warning") -> None:
+    """Run the server in this process until SIGTERM/SIGINT."""
+    server = build_server(settings, interval_s=interval_s)
+    say(f"gpucloud server: {server.url} (API docs: {server.url}/docs, metrics: {server.url}/metrics)")
+    say(f"  database: {_redact(settings.database_url)}; executor: {settings.executor}; policy: {settings.policy}; "
+        f"data: {settings.data_dir}")
+    if server.ctx.bootstrap_token is not None:
+        say("")
+        say("First start: an operator account 'admin' was created. Its token is shown ONCE; store it now:")
+        say(f"  operator token: {server.ctx.bootstrap_token}")
+        say(f"  e.g.: gpucloud login --url {server.url} --token {server.ctx.bootstrap_token}")
+        say("")
+    server.loop.start()
+    config = uvicorn.Config(server.app, host=settings.host, port=settings.port, log_level=log_level,
+                            access_log=False, lifespan="off")
+    try:
+        _Uvicorn(config).run()
+    finally:
+        server.loop.stop()
+        server.ctx.engine.dispose()
+        say("gpucloud server stopped (running jobs keep running and are re-attached at the next start)")
+
+
+def _redact(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"

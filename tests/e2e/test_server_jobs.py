@@ -1,0 +1,56 @@
+"""The server as a real subprocess: jobs get their GPU ids and environment, logs are readable, walltime kills
+a sleeping job, cancel stops a running one, SIGTERM stops the server cleanly, and /metrics answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server_proc import ServerProcess, wait_for
+
+
+def test_walltime_cancel_logs_and_metrics(server_factory: Any) -> None:
+    server: ServerProcess = server_factory(cluster="1x4:H100")
+    with server.client() as c:
+        assert c.post("/api/v1/orgs", json={"name": "lab"}).status_code == 201
+
+        def submit(argv: list[str], **body: Any) -> int:
+            r = c.post("/api/v1/jobs", json={"argv": argv, "org": "lab", **body})
+            assert r.status_code == 201, r.text
+            return int(r.json()["id"])
+
+        def job(jid: int) -> dict[str, Any]:
+            out: dict[str, Any] = c.get(f"/api/v1/jobs/{jid}").json()
+            return out
+
+        def ended(jid: int) -> dict[str, Any] | None:
+            j = job(jid)
+            return j if j["state"] in ("succeeded", "failed", "cancelled", "timed_out") else None
+
+        echo = submit(["sh", "-c", 'echo "id=$GPUCLOUD_JOB_ID gpus=$CUDA_VISIBLE_DEVICES rank=$GPUCLOUD_NODE_RANK"'],
+                      num_gpus=2)
+        slow = submit(["sleep", "60"], walltime="1s", grace=1)
+        victim = submit(["sleep", "60"], grace=1)
+
+        j = wait_for("the echo job", lambda: ended(echo))
+        assert j["state"] == "succeeded", j
+        log = c.get(f"/api/v1/jobs/{echo}/logs").json()
+        assert log["text"].strip() == f"id={echo} gpus=0,1 rank=0" and log["done"]
+
+        wait_for("the victim to run", lambda: job(victim)["state"] == "running")
+        assert c.post(f"/api/v1/jobs/{victim}/cancel").status_code == 200
+        j = wait_for("the cancel", lambda: ended(victim))
+        assert j["state"] == "cancelled" and "signal 15" in j["reason"], j
+
+        j = wait_for("the walltime kill", lambda: ended(slow))
+        assert j["state"] == "timed_out" and "walltime" in j["reason"], j
+
+        missing = submit(["no-such-program-e2e"])
+        j = wait_for("the launch failure", lambda: ended(missing))
+        assert j["state"] == "failed" and "no-such-program-e2e" in j["reason"], j
+
+        metrics = c.get("/metrics/").text
+        assert 'gpucloud_jobs{state="timed_out"} 1.0' in metrics
+        assert 'gpucloud_gpus_total{gpu_type="H100-80GB"} 4.0' in metrics
+        assert 'gpucloud_submits_total{outcome="created"} 4.0' in metrics
+        assert "gpucloud_control_cycle_seconds_count" in metrics
+    assert server.stop() == 0
