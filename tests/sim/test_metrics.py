@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from gpucloud.core.types import Placement
 from gpucloud.model.cluster_file import parse_inline
 from gpucloud.model.job import JobSpec
 from gpucloud.sim.engine import SimResult, simulate
@@ -35,12 +36,14 @@ def hand_made() -> SimResult:
         JobRecord("c", "B", 4, 50.0, 100.0, 100.0, 200.0, "succeeded", preemptions=1),
         JobRecord("d", "B", 1, 300.0, 0.0, 300.0, 300.0, "timed_out"),
     ]
-    node = cluster.nodes[0].name
+    def on(*gpus: int) -> Placement:
+        return Placement("H100-80GB", ((0, gpus),))
+
     segs = [
-        Segment("a", 0.0, 100.0, "H100-80GB", (f"{node}/0", f"{node}/1")),
-        Segment("b", 0.0, 100.0, "H100-80GB", (f"{node}/2", f"{node}/3")),
-        Segment("c", 100.0, 200.0, "H100-80GB", tuple(f"{node}/{g}" for g in range(4))),
-        Segment("d", 300.0, 300.0, "H100-80GB", (f"{node}/0",)),
+        Segment("a", 0.0, 100.0, on(0, 1), cluster),
+        Segment("b", 0.0, 100.0, on(2, 3), cluster),
+        Segment("c", 100.0, 200.0, on(0, 1, 2, 3), cluster),
+        Segment("d", 300.0, 300.0, on(0), cluster),
     ]
     util = UtilisationBins()
     for s in segs:

@@ -150,4 +150,8 @@ class Scheduler:
     # -- decisions --------------------------------------------------------------------------------------
     def cycle(self, now: float, *, explain: bool = False) -> CycleResult:
         """Run one scheduling cycle at time ``now``. With ``explain`` every pending job gets a wait reason."""
+        if not self.state.pending:
+            # Nothing to decide; the policy still brings its bookkeeping (usage) up to now.
+            self.policy.prepare(now)
+            return CycleResult()
         return run_cycle(self.state, self.policy, now, explain=explain)

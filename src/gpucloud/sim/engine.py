@@ -119,8 +119,7 @@ class Simulation:
     def _end_segment(self, run: _Run, now: float) -> None:
         placement = run.placement
         assert placement is not None
-        self.segments.append(Segment(run.trace.spec.id, run.seg_start, now, placement.gpu_type,
-                                     tuple(placement.labels(self.cluster))))
+        self.segments.append(Segment(run.trace.spec.id, run.seg_start, now, placement, self.cluster))
         self.util.add(run.seg_start, now, placement.gpus)
         self.busy += placement.gpus * (now - run.seg_start)
         run.placement = None

@@ -131,7 +131,7 @@ def summarize(result: SimResult) -> Summary:
     org_secs: dict[str, float] = dict.fromkeys(org_jobs, 0.0)
     for seg in result.segments:
         org = org_of.get(seg.job_id, "")
-        org_secs[org] = org_secs.get(org, 0.0) + len(seg.gpus) * (seg.end_time - seg.start_time)
+        org_secs[org] = org_secs.get(org, 0.0) + seg.placement.gpus * (seg.end_time - seg.start_time)
     total_secs = sum(org_secs.values())
 
     orgs: dict[str, OrgSummary] = {}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gpucloud.core.types import Placement
+from gpucloud.model.cluster import Cluster
+
 
 @dataclass(slots=True)
 class JobRecord:
@@ -30,13 +33,22 @@ class JobRecord:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One run of a job: ``gpus`` are ``node/gpu`` labels."""
+    """One run of a job on the GPUs of ``placement``."""
 
     job_id: str
     start_time: float
     end_time: float
-    gpu_type: str
-    gpus: tuple[str, ...]
+    placement: Placement
+    cluster: Cluster
+
+    @property
+    def gpu_type(self) -> str:
+        return self.placement.gpu_type
+
+    @property
+    def gpus(self) -> tuple[str, ...]:
+        """The ``node/gpu`` labels held (rendered on demand: most segments are only counted)."""
+        return tuple(self.placement.labels(self.cluster))
 
 
 class UtilisationBins:

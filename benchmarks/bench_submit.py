@@ -1,0 +1,240 @@
+"""Submission throughput: the real ``gpucloud server`` as a subprocess (SQLite in a temporary directory, a 16 × 8
+cluster, the no-op executor by default), and N one-GPU submissions from this separate client process over 8–16
+concurrent keep-alive connections (one httpx client per thread). Prints acknowledged jobs/s and the p50 / p99
+submit latency. A job counts as acknowledged when its ``201`` arrived, i.e. after its commit.
+
+    .venv/bin/python benchmarks/bench_submit.py [--jobs 5000] [--concurrency 16] [--executor noop|local]
+
+The other benchmarks (``bench_drain.py``, ``bench_burst.py``) reuse the helpers of this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def gpucloud_command() -> list[str]:
+    script = Path(sys.executable).with_name("gpucloud")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gpucloud.cli.main"]
+
+
+@dataclass
+class Running:
+    url: str
+    admin_token: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@contextmanager
+def server(cluster: str, executor: str = "noop", tick: float = 0.5, keep: bool = False) -> Iterator[Running]:
+    """Start ``gpucloud server`` on a fresh SQLite database; stop it (SIGTERM) on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix="gpucloud-bench-"))
+    data_dir = tmp / "data"
+    port = free_port()
+    log = tmp / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCLOUD_")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*gpucloud_command(), "server", "--data-dir", str(data_dir), "--cluster", cluster, "--port", str(port),
+             "--executor", executor, "--tick", str(tick)], stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server not ready within {START_TIMEOUT_S}s:\n{log.read_text()}")
+            time.sleep(0.05)
+        token = next(line.split("operator token:", 1)[1].strip() for line in log.read_text().splitlines()
+                     if "operator token:" in line)
+        yield Running(url, token, data_dir, proc, log)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if keep:
+            print(f"(kept {tmp})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def member_token(url: str, admin_token: str, org: str = "bench", user: str = "bench-user") -> str:
+    """Create an org and a member in it; that member's token (jobs are submitted as a tenant user)."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30.0) as c:
+        c.post("/api/v1/orgs", json={"name": org}).raise_for_status()
+        c.post("/api/v1/users", json={"name": user, "role": "member", "org": org}).raise_for_status()
+        r = c.post("/api/v1/tokens", json={"user": user, "description": "benchmark"})
+        r.raise_for_status()
+        return str(r.json()["token"])
+
+
+@dataclass
+class SubmitRun:
+    started: float  # time.time() of the first request
+    first_ack: float
+    last_ack: float  # time.time() of the last acknowledgement
+    latencies: list[float] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    errors: int = 0
+
+    @property
+    def elapsed(self) -> float:
+        return self.last_ack - self.started
+
+    @property
+    def rate(self) -> float:
+        return len(self.ids) / self.elapsed if self.elapsed > 0 else float("nan")
+
+
+def submit_many(url: str, token: str, n: int, concurrency: int, body: dict[str, Any]) -> SubmitRun:
+    """Submit ``n`` copies of ``body`` from ``concurrency`` threads, one keep-alive connection each."""
+    counter = iter(range(n))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    ids: list[int] = []
+    errors = [0]
+    acks: list[float] = []
+    barrier = threading.Barrier(concurrency + 1)
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0,
+                          limits=httpx.Limits(max_connections=1)) as c:
+            c.get("/healthz")  # open the connection before the clock starts
+            barrier.wait()
+            mine: list[float] = []
+            mine_ids: list[int] = []
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    break
+                t0 = time.perf_counter()
+                try:
+                    r = c.post("/api/v1/jobs", json=body)
+                except httpx.HTTPError:
+                    with lock:
+                        errors[0] += 1
+                    continue
+                dt = time.perf_counter() - t0
+                if r.status_code in (200, 201):
+                    mine.append(dt)
+                    mine_ids.append(int(r.json()["id"]))
+                else:
+                    with lock:
+                        errors[0] += 1
+            end = time.time()
+            with lock:
+                latencies.extend(mine)
+                ids.extend(mine_ids)
+                acks.append(end)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.time()
+    for t in threads:
+        t.join()
+    return SubmitRun(started, started, max(acks), latencies, ids, errors[0])
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
+
+
+def all_jobs(url: str, token: str) -> list[dict[str, Any]]:
+    """Every job the token may see (paged, newest first)."""
+    out: list[dict[str, Any]] = []
+    cursor: int | None = None
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0) as c:
+        while True:
+            params: dict[str, Any] = {"limit": 1000}
+            if cursor is not None:
+                params["cursor"] = cursor
+            page = c.get("/api/v1/jobs", params=params).json()
+            out += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return out
+
+
+def job_counts(url: str) -> dict[str, float]:
+    """``gpucloud_jobs{state}`` from ``/metrics`` (no token needed)."""
+    counts: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30.0).text.splitlines():
+        if line.startswith("gpucloud_jobs{"):
+            state = line.split('state="', 1)[1].split('"', 1)[0]
+            counts[state] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+JOB = {"argv": ["true"], "num_gpus": 1, "walltime": 600}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=5000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=200, help="submissions before the measurement")
+    ap.add_argument("--executor", default="noop", choices=["noop", "local"])
+    ap.add_argument("--cluster", default="16x8:H100")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    args = ap.parse_args()
+
+    with server(args.cluster, args.executor, keep=args.keep) as srv:
+        token = member_token(srv.url, srv.admin_token)
+        submit_many(srv.url, token, args.warmup, args.concurrency, JOB)
+        run = submit_many(srv.url, token, args.jobs, args.concurrency, JOB)
+    print(f"submit: {len(run.ids)} jobs acknowledged in {run.elapsed:.2f}s from {args.concurrency} connections "
+          f"({args.executor} executor, {args.cluster}, SQLite)")
+    print(f"  throughput: {run.rate:,.0f} jobs/s")
+    print(f"  latency: p50 {pct(run.latencies, 50) * 1000:.1f} ms, p99 {pct(run.latencies, 99) * 1000:.1f} ms, "
+          f"mean {statistics.fmean(run.latencies) * 1000:.1f} ms")
+    if run.errors:
+        print(f"  errors: {run.errors}")
+    if len(set(run.ids)) != len(run.ids):
+        print("  DUPLICATE job ids acknowledged!")
+
+
+if __name__ == "__main__":
+    main()
