@@ -157,7 +157,10 @@ class _Cycle:
         self.admitted: list[PendingJob] = []
         self.fresh: set[str] = set()
         self.blocked = False
-        self.reservation: Reservation | None = None
+        #: backfill: the first job that could not start, and its reservation — computed only when a later
+        #: job could start and must be checked against it (or when the cycle is explained)
+        self.head: tuple[str, list[tuple[str, Shape]]] | None = None
+        self._reservation: Reservation | None = None
         self.attempts = state.config.max_preemption_attempts
         #: shapes that could not be placed around the reservation / could not preempt enough
         self.around_failed = FitMemory()
@@ -165,6 +168,15 @@ class _Cycle:
         self.hopeless_classes: set[int] = set()
         #: GPUs kept free for jobs waiting for their victims to stop (given back at the end of the cycle)
         self.held: list[tuple[int, int]] = []
+
+    def reservation(self) -> Reservation | None:
+        """The head job's reservation (EASY backfill), computed on first use."""
+        if self.head is not None and self._reservation is None:
+            jid, opts = self.head
+            self._reservation = earliest_start(self.state, jid, opts, self.policy.running_by_end(), self.now)
+            if self._reservation is not None:
+                self.result.head_reservation = (jid, self._reservation.start)
+        return self._reservation
 
     def done(self) -> bool:
         """Nothing more can happen this cycle: no GPU can be placed and no preemption is left to try."""
@@ -176,8 +188,10 @@ class _Cycle:
 
     def place_job(self, job: PendingJob, opts: list[tuple[str, Shape]]) -> Placement | None:
         placement = place(self.state, opts)
-        res = self.reservation
-        if placement is None or res is None or self.now + job.spec.walltime <= res.start:
+        if placement is None:
+            return None
+        res = self.reservation()
+        if res is None or self.now + job.spec.walltime <= res.start:
             return placement
         if violates(res, placement):
             opts = [(t, sh) for t, sh in opts if not self.around_failed.known(t, sh.nodes, sh.per_node)]
@@ -209,7 +223,7 @@ class _Cycle:
         """True when the job can neither be placed nor preempt, and its failure changes nothing for the
         jobs behind it — decided from the failure memories alone, without looking at quotas."""
         mode = self.policy.mode
-        if mode is Mode.STRICT or (mode is Mode.BACKFILL and self.reservation is None):
+        if mode is Mode.STRICT or (mode is Mode.BACKFILL and self.head is None):
             return False
         memory = self.state.index.memory
         shapes = self.state.shapes[job.spec.id]
@@ -256,17 +270,15 @@ class _Cycle:
         mode = self.policy.mode
         if mode is Mode.STRICT:
             self.blocked = True
-        elif mode is Mode.BACKFILL and self.reservation is None:
-            self.reservation = earliest_start(state, jid, opts, self.policy.running_by_end(), self.now)
-            if self.reservation is not None:
-                result.head_reservation = (jid, self.reservation.start)
+        elif mode is Mode.BACKFILL and self.head is None:
+            self.head = (jid, opts)
         if preempting:
             hold_for(state, job, opts, self.held)
 
     def idle_reason(self, refused: bool = False) -> str:
         if self.blocked:
             return WaitReason.BLOCKED
-        if self.reservation is not None:
+        if self.head is not None:
             return WaitReason.RESERVED
         return WaitReason.QUOTA if refused else WaitReason.NO_FIT
 
@@ -292,6 +304,8 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
         if explain:
             result.order.append(job.spec.id)
         cycle.step(job)
+    if explain:
+        cycle.reservation()
     for node, mask in cycle.held:
         state.index.give(node, mask)
     for job in cycle.admitted:

@@ -78,7 +78,8 @@ class Simulation:
         self.config = config or SimConfig()
         self.policy = policy
         self.scheduler = Scheduler(cluster, orgs, policy, self.config.scheduler)
-        self.loop: EventLoop[str] = EventLoop()
+        #: payloads: (job id, run token); the token makes events of an ended run stale
+        self.loop: EventLoop[tuple[str, int]] = EventLoop()
         self.observer = observer
         self.runs: dict[str, _Run] = {}
         self.records: list[JobRecord] = []
@@ -96,22 +97,22 @@ class Simulation:
             rec = JobRecord(spec.id, spec.org, spec.num_gpus, spec.submit_time, tj.duration)
             self.runs[spec.id] = _Run(tj, rec)
             self.records.append(rec)
-            self.loop.push(spec.submit_time, Kind.ARRIVAL, spec.id)
+            self.loop.push(spec.submit_time, Kind.ARRIVAL, (spec.id, 0))
 
     # -- events -----------------------------------------------------------------------------------------
-    def _handle(self, kind: Kind, payload: str) -> None:
+    def _handle(self, kind: int, payload: tuple[str, int]) -> None:
         now = self.loop.now
-        if kind is Kind.ARRIVAL:
-            run = self.runs[payload]
+        if kind == Kind.ARRIVAL:
+            run = self.runs[payload[0]]
             self.scheduler.submit(PendingJob(run.trace.spec, 0.0, run.trace.duration, now))
-        elif kind is Kind.WAKE:
+        elif kind == Kind.WAKE:
             self._wake = None
         else:
-            jid, _, token = payload.rpartition("#")
+            jid, token = payload
             run = self.runs[jid]
-            if int(token) != run.token or run.placement is None:
+            if token != run.token or run.placement is None:
                 return  # stale: the run it was for has ended
-            if kind is Kind.FINISH:
+            if kind == Kind.FINISH:
                 self._finish(run, now)
             else:
                 self._requeue(run, now)
@@ -162,16 +163,16 @@ class Simulation:
                 rec.racks = adm.placement.racks(self.cluster)
                 rec.blocks = adm.placement.blocks(self.cluster)
             need = max(0.0, run.trace.duration - run.work_done) / run.speed
-            self.loop.push(now + min(need, spec.walltime), Kind.FINISH, f"{spec.id}#{run.token}")
+            self.loop.push(now + min(need, spec.walltime), Kind.FINISH, (spec.id, run.token))
         for pre in result.preemptions:
             run = self.runs[pre.job_id]
             run.preempting = True
             run.record.preemptions += 1
             self.preemptions += 1
-            self.loop.push(now + run.trace.spec.grace, Kind.GRACE_END, f"{pre.job_id}#{run.token}")
+            self.loop.push(now + run.trace.spec.grace, Kind.GRACE_END, (pre.job_id, run.token))
         if result.wake_at is not None and (self._wake is None or result.wake_at < self._wake):
             self._wake = result.wake_at
-            self.loop.push(result.wake_at, Kind.WAKE, "")
+            self.loop.push(result.wake_at, Kind.WAKE, ("", 0))
         if self.observer is not None:
             self.observer(now, result)
 

@@ -39,7 +39,7 @@ class EventLoop(Generic[P]):
     def peek_time(self) -> float | None:
         return self._heap[0][0] if self._heap else None
 
-    def step(self, handle: Callable[[Kind, P], None], after_step: Callable[[float], None]) -> bool:
+    def step(self, handle: Callable[[int, P], None], after_step: Callable[[float], None]) -> bool:
         """Advance to the next event time, handle every event due then, and call ``after_step``."""
         if not self._heap:
             return False
@@ -47,6 +47,6 @@ class EventLoop(Generic[P]):
         self.now = t = heap[0][0]
         while heap and heap[0][0] == t:
             _, kind, _, payload = heapq.heappop(heap)
-            handle(Kind(kind), payload)
+            handle(kind, payload)
         after_step(t)
         return True
