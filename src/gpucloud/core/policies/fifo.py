@@ -12,13 +12,15 @@ from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import PendingJob
 
 
-class SubmitOrderQueue(Policy):
-    """Keeps pending jobs ordered by (priority class, submit time, submission sequence)."""
+class SortedQueue(Policy):
+    """Keeps pending jobs in one sorted list, by :meth:`queue_key` (fixed while a job waits)."""
 
     def __init__(self, state: SchedulerState) -> None:
         super().__init__(state)
-        seq = state.seq
-        self.queue = SortedKeyList(key=lambda j: (-j.spec.priority, j.spec.submit_time, seq[j.spec.id]))
+        self.queue = SortedKeyList(key=self.queue_key)
+
+    def queue_key(self, job: PendingJob) -> tuple[float, ...]:
+        raise NotImplementedError
 
     def enqueue(self, job: PendingJob) -> None:
         self.queue.add(job)
@@ -28,6 +30,13 @@ class SubmitOrderQueue(Policy):
 
     def order(self, now: float) -> Iterator[PendingJob]:
         return iter(self.queue)
+
+
+class SubmitOrderQueue(SortedQueue):
+    """Pending jobs by (priority class, submit time, submission sequence)."""
+
+    def queue_key(self, job: PendingJob) -> tuple[float, ...]:
+        return (-job.spec.priority, job.spec.submit_time, self.state.seq[job.spec.id])
 
 
 @POLICIES.register("fifo")

@@ -15,22 +15,22 @@ from collections.abc import Iterator
 
 from sortedcontainers import SortedKeyList
 
-from gpucloud.core.policies.base import POLICIES, Mode, Policy
+from gpucloud.core.policies.base import POLICIES, Mode
+from gpucloud.core.policies.fifo import SortedQueue
 from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import PendingJob, RunningJob
 
 
 @POLICIES.register("las")
-class LeastAttainedService(Policy):
+class LeastAttainedService(SortedQueue):
     name = "las"
     mode = Mode.SKIP
 
     def __init__(self, state: SchedulerState) -> None:
-        super().__init__(state)
         seq = state.seq
         self.thresholds = state.config.las_thresholds
         self.starve = state.config.las_starvation
-        self.queue = SortedKeyList(key=self._key)
+        super().__init__(state)
         self.by_wait = SortedKeyList(key=lambda j: (j.queued_since, seq[j.spec.id]))
         self._victim_order: list[tuple[int, RunningJob]] | None = None
         self._ranked_at = -1.0
@@ -38,15 +38,15 @@ class LeastAttainedService(Policy):
     def level(self, attained: float) -> int:
         return bisect.bisect_right(self.thresholds, attained)
 
-    def _key(self, j: PendingJob) -> tuple[int, int, float, int]:
-        return (-j.spec.priority, self.level(j.attained), j.queued_since or 0.0, self.state.seq[j.spec.id])
+    def queue_key(self, job: PendingJob) -> tuple[float, ...]:
+        return (-job.spec.priority, self.level(job.attained), job.queued_since or 0.0, self.state.seq[job.spec.id])
 
     def enqueue(self, job: PendingJob) -> None:
-        self.queue.add(job)
+        super().enqueue(job)
         self.by_wait.add(job)
 
     def dequeue(self, job: PendingJob) -> None:
-        self.queue.remove(job)
+        super().dequeue(job)
         self.by_wait.remove(job)
 
     def _starving(self, now: float) -> list[PendingJob]:

@@ -4,11 +4,8 @@ time left. An oracle lower bound for comparing the other policies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from sortedcontainers import SortedKeyList
-
-from gpucloud.core.policies.base import POLICIES, Mode, Policy
+from gpucloud.core.policies.base import POLICIES, Mode
+from gpucloud.core.policies.fifo import SortedQueue
 from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import PendingJob, RunningJob
 
@@ -18,25 +15,16 @@ def _remaining(j: PendingJob) -> float:
 
 
 @POLICIES.register("srtf")
-class ShortestRemainingFirst(Policy):
+class ShortestRemainingFirst(SortedQueue):
     name = "srtf"
     mode = Mode.SKIP
 
     def __init__(self, state: SchedulerState) -> None:
         super().__init__(state)
-        seq = state.seq
-        self.queue = SortedKeyList(key=lambda j: (-j.spec.priority, _remaining(j), j.spec.submit_time,
-                                                  seq[j.spec.id]))
         self._ranked: list[tuple[float, RunningJob]] | None = None
 
-    def enqueue(self, job: PendingJob) -> None:
-        self.queue.add(job)
-
-    def dequeue(self, job: PendingJob) -> None:
-        self.queue.remove(job)
-
-    def order(self, now: float) -> Iterator[PendingJob]:
-        return iter(self.queue)
+    def queue_key(self, job: PendingJob) -> tuple[float, ...]:
+        return (-job.spec.priority, _remaining(job), job.spec.submit_time, self.state.seq[job.spec.id])
 
     def may_preempt(self) -> bool:
         return True
