@@ -20,6 +20,7 @@ computed exactly and rounded once to 0.0001 points, half to even.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ class TariffBook:
         ordered = sorted(tariffs, key=lambda t: t.valid_from)
         if not ordered:
             raise InputError("tariffs", "at least one tariff is needed")
-        for a, b in zip(ordered, ordered[1:], strict=False):
+        for a, b in itertools.pairwise(ordered):
             if a.valid_from == b.valid_from:
                 raise InputError("valid_from", f"tariffs {a.name!r} and {b.name!r} start at the same time",
                                  b.valid_from)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Cluster
@@ -36,7 +36,12 @@ class TariffSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
-    valid_from: dt.datetime | dt.date | float
+    valid_from: float = Field(allow_inf_nan=False)
+
+    @field_validator("valid_from", mode="before")
+    @classmethod
+    def _epoch(cls, v: Any) -> Any:
+        return epoch(v)
     minimum_seconds: int = Field(default=0, ge=0)
     increment_seconds: int = Field(default=0, ge=0)
     points_per_gpu_hour: dict[str, Decimal] = Field(min_length=1)
@@ -49,16 +54,20 @@ class TariffFileSpec(BaseModel):
     tariffs: list[TariffSpec] = Field(min_length=1)
 
 
-def epoch(value: dt.datetime | dt.date | float, field: str, where: str = "") -> float:
-    """A date (midnight UTC), an aware datetime, or epoch seconds, as UTC epoch seconds."""
+def epoch(value: Any) -> Any:
+    """A date (midnight UTC), an aware datetime, or their ISO text, as UTC epoch seconds; numbers pass."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("give a date (2025-04-01), a datetime with a time zone, or UTC epoch seconds") from None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            raise InputError(field, "give a time zone (e.g. 2025-04-01T00:00:00Z)", value.isoformat(),
-                             where=where)
+            raise ValueError("give a time zone (e.g. 2025-04-01T00:00:00Z)")
         return value.timestamp()
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
-    return float(value)
+    return value
 
 
 def tariffs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "tariffs") -> TariffBook:
@@ -71,7 +80,8 @@ def tariffs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "t
     except ValidationError as exc:
         err = exc.errors()[0]
         value = err.get("input") if err["type"] != "missing" else None
-        raise InputError(_field_path(tuple(err["loc"])), err["msg"],
+        msg = err["msg"].removeprefix("Value error, ")
+        raise InputError(_field_path(tuple(err["loc"])), msg,
                          None if isinstance(value, dict | list) else value, where=where) from None
     out: list[Tariff] = []
     seen_names: set[str] = set()
@@ -81,10 +91,10 @@ def tariffs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "t
         if t.name in seen_names:
             raise InputError(f"{f}.name", "duplicate tariff name", t.name, where=where)
         seen_names.add(t.name)
-        start = epoch(t.valid_from, f"{f}.valid_from", where)
+        start = t.valid_from
         if start in seen_starts:
             raise InputError(f"{f}.valid_from", f"tariff {seen_starts[start]!r} already starts then",
-                             str(t.valid_from), where=where)
+                             start, where=where)
         seen_starts[start] = t.name
         for kind in ("points_per_gpu_hour", "service_classes", "priority_classes"):
             for key, v in getattr(t, kind).items():
