@@ -78,7 +78,7 @@ def admit(state: SchedulerState, policy: Policy, job: PendingJob, placement: Pla
     take(state.index, placement)
     run = RunningJob(job.spec, placement, now, job.attained, job.remaining)
     del state.pending[job.spec.id]
-    state.count_pending(job.spec.priority, -1)
+    state.unqueued(job)
     state.nominated.pop(job.spec.id, None)
     state.running[job.spec.id] = run
     state.used_of(job.spec.org)[placement.gpu_type] += placement.gpus
@@ -165,7 +165,10 @@ class _Cycle:
         #: shapes that could not be placed around the reservation / could not preempt enough
         self.around_failed = FitMemory()
         self.preempt_failed = FitMemory()
-        self.hopeless_classes: set[int] = set()
+        self.hopeless_classes: set[tuple[int, bool]] = set()
+        self.exhausted = False
+        #: shape classes with queued jobs not yet known to be hopeless in this cycle
+        self.open_classes = {c for c, walltimes in state.class_walltimes.items() if walltimes}
         #: GPUs kept free for jobs waiting for their victims to stop (given back at the end of the cycle)
         self.held: list[tuple[int, int]] = []
 
@@ -179,11 +182,17 @@ class _Cycle:
         return self._reservation
 
     def done(self) -> bool:
-        """Nothing more can happen this cycle: no GPU can be placed and no preemption is left to try."""
+        """Nothing more can happen this cycle: no GPU can be placed and no preemption is left to try, or
+        every kind of job still in the queue is known to be hopeless."""
         if self.blocked:
             return True
-        if not self.state.index.exhausted():
-            return False
+        if not self.open_classes and not self.state.nominated:
+            return True
+        if not self.exhausted:
+            # Free capacity only shrinks and failure memories only grow within a cycle.
+            self.exhausted = self.state.index.exhausted()
+            if not self.exhausted:
+                return False
         return self.attempts <= 0 or not self.policy.may_preempt()
 
     def place_job(self, job: PendingJob, opts: list[tuple[str, Shape]]) -> Placement | None:
@@ -227,17 +236,39 @@ class _Cycle:
             return False
         memory = self.state.index.memory
         shapes = self.state.shapes[job.spec.id]
-        if not all(memory.known(t, sh.nodes, sh.per_node) for t, sh in shapes):
+        if self.runs_past_reservation(job):
+            around = self.around_failed
+            if not all(memory.known(t, sh.nodes, sh.per_node) or around.known(t, sh.nodes, sh.per_node)
+                       for t, sh in shapes):
+                return False
+        elif not all(memory.known(t, sh.nodes, sh.per_node) for t, sh in shapes):
             return False
         if job.spec.id in self.state.nominated or self.attempts <= 0 or not self.policy.may_preempt():
             return True
         failed = self.preempt_failed
         return self.policy.monotone_victims and all(failed.known(t, sh.nodes, sh.per_node) for t, sh in shapes)
 
+    def close_class(self, cls: tuple[int, bool]) -> None:
+        """Forget a class once no queued job of it can start: hopeless even when ending before the
+        reservation, or hopeless when running past it and every queued job of the class does."""
+        shape_class, long = cls
+        if long:
+            res = self._reservation
+            walltimes = self.state.class_walltimes[shape_class]
+            if res is None or not walltimes or self.now + walltimes[0] <= res.start:
+                return
+        self.open_classes.discard(shape_class)
+
+    def runs_past_reservation(self, job: PendingJob) -> bool:
+        res = self._reservation
+        return res is not None and self.now + job.spec.walltime > res.start
+
     def step(self, job: PendingJob) -> None:
         """Try one job: admit it, or record why not (and reserve, block or preempt by the policy's mode)."""
         state, result, jid = self.state, self.result, job.spec.id
-        cls = state.shape_class.get(jid)
+        shape_class = state.shape_class.get(jid)
+        # A job running past the reservation can fail for more reasons than one that ends before it.
+        cls = None if shape_class is None else (shape_class, self.runs_past_reservation(job))
         if cls in self.hopeless_classes and jid not in state.nominated:
             result.waiting[jid] = self.idle_reason()
             return
@@ -249,6 +280,7 @@ class _Cycle:
             if cls is not None:
                 # Failure memories only grow within a cycle, so every job of this class is hopeless too.
                 self.hopeless_classes.add(cls)
+                self.close_class(cls)
             result.waiting[jid] = self.idle_reason()
             return
         opts, refused = options(state, job)
@@ -291,18 +323,28 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
     cycle = _Cycle(state, policy, now, explain)
     result = cycle.result
     jobs = policy.order(now)
+    hopeless, shape_class, nominated = cycle.hopeless_classes, state.shape_class, state.nominated
     for job in jobs:
+        jid = job.spec.id
+        # Fast path: a job of a class already known to be hopeless in this cycle.
+        res = cycle._reservation
+        key = (shape_class[jid], res is not None and now + job.spec.walltime > res.start)
+        if key in hopeless and jid not in nominated:
+            if explain:
+                result.order.append(jid)
+                result.waiting[jid] = cycle.idle_reason()
+            continue
         if cycle.done():
             if explain:
                 rest = cycle.idle_reason()
-                result.order.append(job.spec.id)
-                result.waiting[job.spec.id] = rest
+                result.order.append(jid)
+                result.waiting[jid] = rest
                 for other in jobs:
                     result.order.append(other.spec.id)
                     result.waiting[other.spec.id] = rest
             break
         if explain:
-            result.order.append(job.spec.id)
+            result.order.append(jid)
         cycle.step(job)
     if explain:
         cycle.reservation()

@@ -87,13 +87,13 @@ class Scheduler:
             job.queued_since = job.spec.submit_time
         self.state.seq.setdefault(job.spec.id, self.state.next_seq())
         self.state.pending[job.spec.id] = job
-        self.state.count_pending(job.spec.priority, 1)
+        self.state.queued(job)
         self.state.org(job.spec.org)
         self.policy.enqueue(job)
 
     def cancel_pending(self, job_id: str) -> PendingJob:
         job = self.state.pending.pop(job_id)
-        self.state.count_pending(job.spec.priority, -1)
+        self.state.unqueued(job)
         self.policy.dequeue(job)
         self.state.nominated.pop(job_id, None)
         self._forget(job_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from sortedcontainers import SortedList
+
 from gpucloud.core.free_index import FreeIndex
 from gpucloud.core.types import PendingJob, RunningJob
 from gpucloud.model.cluster import Cluster
@@ -39,6 +41,8 @@ class SchedulerState:
     #: per pending job: a small integer naming its list of shapes (jobs with equal shapes share it)
     shape_class: dict[str, int] = field(default_factory=dict)
     shape_classes: dict[tuple[tuple[str, Shape], ...], int] = field(default_factory=dict)
+    #: per shape class: the walltimes of its pending jobs, sorted (a cycle can tell when a class is done)
+    class_walltimes: dict[int, SortedList] = field(default_factory=dict)
     #: GPUs each org holds, per GPU type (jobs in their grace period included).
     used: dict[str, Counter[str]] = field(default_factory=dict)
     #: pending job -> the running jobs being preempted for it.
@@ -63,6 +67,20 @@ class SchedulerState:
         if c is None:
             c = self.used[org] = Counter()
         return c
+
+    def queued(self, job: PendingJob) -> None:
+        """Book-keeping of a job entering the queue (its shape class must be known)."""
+        self.count_pending(job.spec.priority, 1)
+        cls = self.shape_class[job.spec.id]
+        walltimes = self.class_walltimes.get(cls)
+        if walltimes is None:
+            walltimes = self.class_walltimes[cls] = SortedList()
+        walltimes.add(job.spec.walltime)
+
+    def unqueued(self, job: PendingJob) -> None:
+        """Book-keeping of a job leaving the queue (admitted or cancelled)."""
+        self.count_pending(job.spec.priority, -1)
+        self.class_walltimes[self.shape_class[job.spec.id]].remove(job.spec.walltime)
 
     def count_pending(self, priority: int, delta: int) -> None:
         counts = self.pending_priorities
