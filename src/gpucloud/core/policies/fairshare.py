@@ -42,6 +42,7 @@ class FairShare(Policy):
         #: GPUs of jobs that stopped since the last cycle, per org and type: they were held until then.
         self.gone: dict[str, Counter[str]] = {}
         self.last: float | None = None
+        self._borrowed: list[RunningJob] | None = None
         self.capacity = {t: max(1, n) for t, n in state.cluster.gpus_by_type.items()}
         self.tau = state.config.usage_half_life / math.log(2)
 
@@ -122,26 +123,38 @@ class FairShare(Policy):
     def may_preempt(self) -> bool:
         return True
 
+    def begin_cycle(self, now: float) -> None:
+        super().begin_cycle(now)
+        self._borrowed = None
+
+    def borrowed(self) -> list[RunningJob]:
+        """Preemptible running jobs of orgs holding more than their quota of the job's GPU type: the most
+        over-quota org first, then the lowest priority, then the newest. Computed once per cycle (jobs
+        admitted later in the cycle are never victims of it)."""
+        if self._borrowed is None:
+            state = self.state
+            over: dict[tuple[str, str], int] = {}
+            for org, used in state.used.items():
+                for t, n in used.items():
+                    extra = n - state.org(org).guaranteed(t)
+                    if extra > 0:
+                        over[(org, t)] = extra
+            out = [r for r in state.running.values()
+                   if r.spec.preemptible and (r.spec.org, r.placement.gpu_type) in over]
+            out.sort(key=lambda r: (-over[(r.spec.org, r.placement.gpu_type)], r.spec.priority, -r.start,
+                                    state.seq[r.spec.id]))
+            self._borrowed = out
+        return self._borrowed
+
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         out = self.priority_victims(job)
         if not self.within_quota(job):
             return out
         seen = {r.spec.id for r in out}
-        state = self.state
-        over: dict[tuple[str, str], int] = {}
-        for org, used in state.used.items():
-            if org == job.spec.org:
-                continue
-            for t, n in used.items():
-                extra = n - state.org(org).guaranteed(t)
-                if extra > 0 and (job.spec.gpu_type in (None, t)):
-                    over[(org, t)] = extra
-        if not over:
-            return out
-        borrowed = [
-            r for r in state.running.values()
-            if r.spec.preemptible and not r.preempting and r.spec.id not in seen
-            and (r.spec.org, r.placement.gpu_type) in over and r.spec.priority <= job.spec.priority
-        ]
-        borrowed.sort(key=lambda r: (-over[(r.spec.org, r.placement.gpu_type)], r.spec.priority, -r.start))
-        return out + borrowed
+        org, gpu_type, prio = job.spec.org, job.spec.gpu_type, job.spec.priority
+        out.extend(
+            r for r in self.borrowed()
+            if not r.preempting and r.spec.org != org and r.spec.priority <= prio
+            and gpu_type in (None, r.placement.gpu_type) and r.spec.id not in seen
+        )
+        return out
