@@ -48,7 +48,8 @@ def main() -> None:
           f"({last_end - run.started:.2f}s after the first submit; {len(jobs) / (last_end - run.started):,.0f} jobs/s)")
     print(f"  submit-to-start: p50 {pct(waits, 50):.3f}s, p99 {pct(waits, 99):.3f}s, max {max(waits):.3f}s")
     if failed:
-        print(f"  NOT succeeded: {len(failed)} (e.g. job {failed[0]['id']}: {failed[0]['state']} {failed[0]['reason']})")
+        f = failed[0]
+        print(f"  NOT succeeded: {len(failed)} (e.g. job {f['id']}: {f['state']} {f['reason']})")
 
 
 if __name__ == "__main__":

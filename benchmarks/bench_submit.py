@@ -175,6 +175,15 @@ def submit_many(url: str, token: str, n: int, concurrency: int, body: dict[str, 
     return SubmitRun(started, started, max(acks), latencies, ids, errors[0])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (and its finished children) from ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -201,7 +210,7 @@ def all_jobs(url: str, token: str) -> list[dict[str, Any]]:
 def job_counts(url: str) -> dict[str, float]:
     """``gpucloud_jobs{state}`` from ``/metrics`` (no token needed)."""
     counts: dict[str, float] = {}
-    for line in httpx.get(f"{url}/metrics", timeout=30.0).text.splitlines():
+    for line in httpx.get(f"{url}/metrics/", timeout=30.0).text.splitlines():
         if line.startswith("gpucloud_jobs{"):
             state = line.split('state="', 1)[1].split('"', 1)[0]
             counts[state] = float(line.rsplit(" ", 1)[1])
@@ -224,12 +233,16 @@ def main() -> None:
     with server(args.cluster, args.executor, keep=args.keep) as srv:
         token = member_token(srv.url, srv.admin_token)
         submit_many(srv.url, token, args.warmup, args.concurrency, JOB)
+        server_cpu, client_cpu = cpu_seconds(srv.proc.pid), time.process_time()
         run = submit_many(srv.url, token, args.jobs, args.concurrency, JOB)
+        server_cpu, client_cpu = cpu_seconds(srv.proc.pid) - server_cpu, time.process_time() - client_cpu
     print(f"submit: {len(run.ids)} jobs acknowledged in {run.elapsed:.2f}s from {args.concurrency} connections "
           f"({args.executor} executor, {args.cluster}, SQLite)")
     print(f"  throughput: {run.rate:,.0f} jobs/s")
     print(f"  latency: p50 {pct(run.latencies, 50) * 1000:.1f} ms, p99 {pct(run.latencies, 99) * 1000:.1f} ms, "
           f"mean {statistics.fmean(run.latencies) * 1000:.1f} ms")
+    print(f"  CPU during the run: server {server_cpu:.1f}s ({server_cpu / len(run.ids) * 1e3:.2f} ms/job), "
+          f"client {client_cpu:.1f}s ({client_cpu / len(run.ids) * 1e3:.2f} ms/job); {os.cpu_count()} cores")
     if run.errors:
         print(f"  errors: {run.errors}")
     if len(set(run.ids)) != len(run.ids):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -153,19 +154,75 @@ def ensure_operator(session: Session, now: float | None = None, name: str = BOOT
 _bearer = HTTPBearer(auto_error=False, description="a gpucloud token (gpc_...)")
 
 
-def bearer_principal(
+#: How long a server trusts a token it has checked without asking the database again. A token revoked through
+#: this server is refused at once (the revoke drops it from the cache); one revoked through another replica
+#: sharing the database is refused within this many seconds.
+TOKEN_CACHE_TTL_S = 5.0
+
+
+class TokenCache:
+    """Principals of recently seen tokens, by token hash, for :data:`TOKEN_CACHE_TTL_S` seconds.
+
+    Users are never deleted and their name, role and org never change, so the only thing that can make a
+    cached answer wrong is a revocation: :meth:`forget` (called by the revoke) drops it at once."""
+
+    def __init__(self, ttl_s: float = TOKEN_CACHE_TTL_S, max_size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_size = max_size
+        self._hits: dict[str, tuple[Principal, float]] = {}
+        self._generation = 0
+
+    def get(self, token_hash: str) -> Principal | None:
+        hit = self._hits.get(token_hash)
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def generation(self) -> int:
+        return self._generation
+
+    def put(self, token_hash: str, principal: Principal, generation: int) -> None:
+        """Remember ``principal`` unless a revocation happened since ``generation`` (read before the lookup)."""
+        if generation != self._generation:
+            return
+        if len(self._hits) >= self.max_size:
+            self._hits.clear()
+        self._hits[token_hash] = (principal, time.monotonic() + self.ttl_s)
+
+    def forget(self, token_hash: str) -> None:
+        self._generation += 1
+        self._hits.pop(token_hash, None)
+
+
+def _lookup(sessions: sessionmaker[Session], token: str) -> Principal | None:
+    with sessions() as session:
+        return authenticate(session, token)
+
+
+async def bearer_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """FastAPI dependency: the caller of this request; 401 without a valid token.
 
-    Reads the session factory from ``request.app.state.sessions``.
+    Reads the session factory from ``request.app.state.sessions`` and, if the app has one, the
+    :class:`TokenCache` from ``request.app.state.token_cache`` (a hit needs no database and no thread).
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token (Authorization: Bearer gpc_...)")
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    with sessions() as session:
-        principal = authenticate(session, credentials.credentials)
+    token = credentials.credentials
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    if cache is not None and token.startswith(TOKEN_PREFIX):
+        digest = hash_token(token)
+        principal = cache.get(digest)
+        if principal is not None:
+            return principal
+        generation = cache.generation()
+        principal = await run_in_threadpool(_lookup, request.app.state.sessions, token)
+        if principal is not None:
+            cache.put(digest, principal, generation)
+    else:
+        principal = await run_in_threadpool(_lookup, request.app.state.sessions, token)
     if principal is None:
         raise Unauthorized("unknown or revoked token")
     return principal

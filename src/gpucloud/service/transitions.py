@@ -167,6 +167,32 @@ def rule_for(from_state: str, to_state: JobState | str) -> Transition | None:
     return rule if from_state in rule.from_states else None
 
 
+def transition(
+    job: Any,
+    to_state: JobState | str,
+    reason: str,
+    now: float,
+    *,
+    placement: Sequence[PlacedNode] | None = None,
+    gpu_type: str | None = None,
+    handle: dict[str, Any] | None = None,
+    exit_code: int | None = None,
+) -> dict[str, Any]:
+    """Validate and apply one transition to ``job`` in memory (a :class:`JobRow` or any object with the same
+    attributes, like the control loop's :class:`gpucloud.service.control.txn.JobValues`); the values of its
+    ``job_events`` row. Raises :class:`IllegalTransition` when the state machine forbids it."""
+    rule = rule_for(job.state, to_state)
+    if rule is None:
+        raise IllegalTransition(job.id, job.state, str(to_state))
+    data = TransitionInput(placement=placement, gpu_type=gpu_type, handle=handle, exit_code=exit_code)
+    rule.check(job, data)
+    from_state = job.state
+    rule.effects(job, now, data)
+    job.state = rule.to_state.value
+    job.reason = reason
+    return {"job_id": job.id, "at": now, "from_state": from_state, "to_state": rule.to_state.value, "reason": reason}
+
+
 def apply_transition(
     session: Session,
     job: JobRow,
@@ -184,16 +210,9 @@ def apply_transition(
     the scheduler version. Raises :class:`IllegalTransition` when the state machine forbids it. The caller
     commits; a concurrent change of the same job makes the commit raise ``StaleDataError``. ``bump=False`` is
     for callers that bump the version once for a whole batch of transitions themselves (the control loop)."""
-    rule = rule_for(job.state, to_state)
-    if rule is None:
-        raise IllegalTransition(job.id, job.state, str(to_state))
-    data = TransitionInput(placement=placement, gpu_type=gpu_type, handle=handle, exit_code=exit_code)
-    rule.check(job, data)
-    from_state = job.state
-    rule.effects(job, now, data)
-    job.state = rule.to_state.value
-    job.reason = reason
-    event = JobEventRow(job_id=job.id, at=now, from_state=from_state, to_state=rule.to_state.value, reason=reason)
+    values = transition(job, to_state, reason, now, placement=placement, gpu_type=gpu_type, handle=handle,
+                        exit_code=exit_code)
+    event = JobEventRow(**values)
     session.add(event)
     if bump:
         bump_version(session)

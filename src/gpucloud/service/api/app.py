@@ -11,6 +11,7 @@ from gpucloud import __version__
 from gpucloud.model.cluster_file import load_cluster
 from gpucloud.service.api.context import AppContext
 from gpucloud.service.api.errors import install_error_handlers
+from gpucloud.service.api.fastsubmit import FastSubmit
 from gpucloud.service.api.routers import cluster, health, jobs, me, orgs, projects, queue, quotas, tokens, users
 from gpucloud.service.api.schemas import ErrorOut, ValidationErrorOut
 from gpucloud.service.auth import ensure_operator
@@ -52,7 +53,9 @@ def create_app(
     )
     app.state.gpucloud = ctx
     app.state.sessions = sessions
+    app.state.token_cache = ctx.token_cache
     install_error_handlers(app)
+    app.add_middleware(FastSubmit, ctx=ctx)  # the hot path of POST /api/v1/jobs; everything else passes through
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
     for module in (me, cluster, orgs, projects, users, tokens, quotas, jobs, queue):

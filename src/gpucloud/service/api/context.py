@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import load_cluster
+from gpucloud.service.auth import TokenCache
 from gpucloud.service.settings import Settings
 from gpucloud.service.store.engine import bump_version
+from gpucloud.service.submitter import GroupCommitter, TenantCache
 
 
 @dataclass
@@ -31,6 +33,13 @@ class AppContext:
     #: The operator token created on the very first start (None on later starts); the server prints it.
     bootstrap_token: str | None = None
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    token_cache: TokenCache = field(default_factory=TokenCache, repr=False)
+    tenants: TenantCache = field(init=False, repr=False)
+    committer: GroupCommitter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tenants = TenantCache(self.sessions)
+        self.committer = GroupCommitter(self.sessions, on_commit=self.notify)
 
     def notify(self) -> None:
         if self.on_change is not None:
@@ -48,7 +57,8 @@ class AppContext:
         return cluster
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    """Async: FastAPI runs a plain function dependency in a worker thread, which costs more than this."""
     ctx: AppContext = request.app.state.gpucloud
     return ctx
 

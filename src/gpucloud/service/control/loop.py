@@ -31,11 +31,10 @@ from gpucloud.service.control import recovery, schedule
 from gpucloud.service.control.journal import handle_from_json
 from gpucloud.service.control.leader import Leadership
 from gpucloud.service.control.reconcile import reconcile
-from gpucloud.service.control.snapshot import Snapshot, build_scheduler, read_snapshot
+from gpucloud.service.control.snapshot import JobData, Snapshot, build_scheduler, read_snapshot
 from gpucloud.service.control.tracked import Stop, StopKind, Tracked, track
 from gpucloud.service.control.txn import Change, Transactions, VersionTracker
 from gpucloud.service.executors.base import Executor
-from gpucloud.service.store.models import JobRow
 
 log = logging.getLogger("gpucloud.control")
 
@@ -49,6 +48,11 @@ class LoopConfig:
     interval_s: float = 0.5
     #: seconds between attempts to become the leader (PostgreSQL)
     leader_retry_s: float = 2.0
+    #: after a tick that took t seconds, a wake-up waits max(min_gap_s, t) (at most max_gap_s) before the next
+    #: tick, so that a stream of submissions is handled in batches and the loop, which shares the process (and
+    #: its GIL) with the API, never takes much more than half of it
+    min_gap_s: float = 0.002
+    max_gap_s: float = 0.05
     #: server environment variables every job gets unless its own environment sets them
     base_env: tuple[str, ...] = ("PATH", "HOME", "LANG", "LC_ALL", "USER", "TMPDIR")
 
@@ -137,6 +141,7 @@ class ControlLoop:
                 self._stopping.wait(self.config.leader_retry_s)
                 continue
             self._event.clear()
+            started = time.perf_counter()
             try:
                 if not self._recovered:
                     self.recover()
@@ -145,7 +150,9 @@ class ControlLoop:
                 self.stats.errors += 1
                 self.versions.dirty = True
                 log.exception("control loop tick failed; trying again")
-            self._event.wait(self.config.interval_s)
+            took = time.perf_counter() - started
+            if self._event.wait(self.config.interval_s) and not self._stopping.is_set():
+                self._stopping.wait(min(self.config.max_gap_s, max(self.config.min_gap_s, took)))
 
     # -- one tick ---------------------------------------------------------------------------------------------
 
@@ -197,7 +204,7 @@ class ControlLoop:
         self._refresh(snap.active)
         return snap
 
-    def _refresh(self, active: list[JobRow]) -> None:
+    def _refresh(self, active: list[JobData]) -> None:
         """Bring the tracked jobs in line with the database's running and preempting jobs."""
         now = self.clock()
         seen: set[int] = set()

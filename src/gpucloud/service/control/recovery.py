@@ -19,10 +19,10 @@ from gpucloud.model.job import JobState
 from gpucloud.service.control.journal import LaunchJournal, handle_from_json, handle_to_json
 from gpucloud.service.control.reconcile import HOLDING, LOST, outcome
 from gpucloud.service.control.schedule import ADMITTED, log_dir_of
+from gpucloud.service.control.snapshot import JobData
 from gpucloud.service.control.tracked import Tracked, track
 from gpucloud.service.control.txn import Change, Step
 from gpucloud.service.executors.base import Executor, Handle
-from gpucloud.service.store.models import JobRow
 
 log = logging.getLogger("gpucloud.control")
 
@@ -60,7 +60,7 @@ def _reattach(executor: Executor, handle: Handle) -> bool | str:
         return f"cannot re-attach: {exc}"
 
 
-def plan_one(executor: Executor, row: JobRow, data_dir: Path, now: float, plan: Plan) -> None:
+def plan_one(executor: Executor, row: JobData, data_dir: Path, now: float, plan: Plan) -> None:
     state = row.state
     if state == JobState.ADMITTED.value:
         journal = LaunchJournal(log_dir_of(data_dir, row.id), row.run_count + 1)
@@ -97,7 +97,7 @@ def plan_one(executor: Executor, row: JobRow, data_dir: Path, now: float, plan: 
         plan.changes.append(Change(row.id, HOLDING, (_finished(executor, job, now),)))
 
 
-def plan_recovery(executor: Executor, active: list[JobRow], data_dir: Path, now: float) -> Plan:
+def plan_recovery(executor: Executor, active: list[JobData], data_dir: Path, now: float) -> Plan:
     plan = Plan()
     for row in active:
         try:

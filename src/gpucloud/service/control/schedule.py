@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gpucloud.core.types import Admission, CycleResult, Preemption
@@ -22,16 +25,14 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
 from gpucloud.service.control.journal import LaunchJournal, handle_to_json
 from gpucloud.service.control.snapshot import PREEMPTED_FOR, Snapshot
-from gpucloud.service.control.txn import Change, Step, Transactions
+from gpucloud.service.control.txn import Change, JobValues, Step, Transactions, jobs_table
 from gpucloud.service.executors.base import Executor, Handle, LaunchError, LaunchSpec, NodeGpus
 from gpucloud.service.jobs import log_path
-from gpucloud.service.store.engine import lock_jobs
-from gpucloud.service.store.models import JobRow
 from gpucloud.service.store.placement import placed_nodes, placement_from_json
-from gpucloud.service.transitions import apply_transition
 
 log = logging.getLogger("gpucloud.control")
 
+PENDING = frozenset({JobState.PENDING.value})
 ADMITTED = frozenset({JobState.ADMITTED.value})
 RUNNING = frozenset({JobState.RUNNING.value})
 
@@ -43,23 +44,19 @@ def preempt(txns: Transactions, preemptions: Sequence[Preemption], now: float) -
         Step(JobState.PREEMPTING, PREEMPTED_FOR.format(for_job=p.for_job, why=p.reason), now),)) for p in preemptions]
     return txns.apply(changes).applied
 
-def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster, now: float) -> list[JobRow]:
-    """Move admitted jobs to ``admitted`` with their placement (one transaction); the committed rows."""
+def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster, now: float) -> list[JobValues]:
+    """Move admitted jobs to ``admitted`` with their placement (one transaction; on PostgreSQL rows another
+    transaction holds are skipped until the next cycle); the committed rows."""
     if not admissions:
         return []
-    out: list[JobRow] = []
-    with txns.own() as session, session.no_autoflush:
-        rows = {r.id: r for r in lock_jobs(session, [int(a.job_id) for a in admissions])}
-        for a in admissions:
-            row = rows.get(int(a.job_id))
-            if row is None or row.state != JobState.PENDING.value or row.cancel_requested:
-                continue
-            nodes = placed_nodes(a.placement, cluster)
-            where = ", ".join(f"{n.node}:{','.join(map(str, n.gpus))}" for n in nodes)
-            apply_transition(session, row, JobState.ADMITTED, f"admitted on {where}", now,
-                             placement=nodes, gpu_type=a.placement.gpu_type, bump=False)
-            out.append(row)
-    return out
+    changes: list[Change] = []
+    for a in admissions:
+        nodes = placed_nodes(a.placement, cluster)
+        where = ", ".join(f"{n.node}:{','.join(map(str, n.gpus))}" for n in nodes)
+        changes.append(Change(int(a.job_id), PENDING, (Step(JobState.ADMITTED, f"admitted on {where}", now, {
+            "placement": nodes, "gpu_type": a.placement.gpu_type}),), unless_cancel_requested=True))
+    out = txns.apply(changes, skip_locked=True)
+    return [out.rows[jid] for jid in out.applied]
 
 def log_dir_of(data_dir: Path, job_id: int) -> Path:
     return log_path(data_dir, job_id, "stdout").parent
@@ -68,7 +65,24 @@ def base_env(names: Sequence[str]) -> dict[str, str]:
     """The server's values of ``names`` (e.g. PATH, HOME) that every job gets unless it sets them itself."""
     return {n: os.environ[n] for n in names if n in os.environ}
 
-def launch_spec(row: JobRow, data_dir: Path, env: Mapping[str, str]) -> LaunchSpec:
+class LaunchRow(Protocol):
+    """What launching needs of a job row (a :class:`JobRow` or the loop's :class:`JobValues`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def argv(self) -> list[Any]: ...
+    @property
+    def env(self) -> dict[str, Any]: ...
+    @property
+    def cwd(self) -> str: ...
+    @property
+    def placement(self) -> list[Any] | None: ...
+    @property
+    def run_count(self) -> int: ...
+
+
+def launch_spec(row: LaunchRow, data_dir: Path, env: Mapping[str, str]) -> LaunchSpec:
     placement = tuple(NodeGpus(p.node, rank, tuple(p.gpus))
                       for rank, p in enumerate(placement_from_json(row.placement)))
     return LaunchSpec(job_id=str(row.id), argv=tuple(str(a) for a in row.argv), cwd=row.cwd or "",
@@ -80,32 +94,58 @@ class Launched:
     handles: dict[int, Handle] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
 
-def launch(executor: Executor, rows: Sequence[JobRow], data_dir: Path, env: Mapping[str, str]) -> Launched:
-    """Launch each admitted job through the executor (no transaction open), journaling each attempt."""
+#: Launches run in a few threads: the local executor's launch is mostly posix_spawn and waiting for the
+#: wrapper's first line, both without the GIL.
+LAUNCH_THREADS = 8
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _launch_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="gpucloud-launch")
+        return _pool
+
+
+def launch_one(executor: Executor, row: LaunchRow, data_dir: Path, env: Mapping[str, str]) -> Handle | str:
+    """Journal the intent, launch, journal the handle; the handle, or why the job cannot start."""
+    spec = launch_spec(row, data_dir, env)
+    journal = LaunchJournal(spec.log_dir, row.run_count + 1)
+    try:
+        journal.write_intent()
+    except OSError as exc:  # nothing was started: safe to fail it
+        return f"cannot write to the job's log directory {spec.log_dir}: {exc.strerror or exc}"
+    try:
+        handle = executor.launch(spec)
+    except LaunchError as exc:
+        return str(exc)
+    except Exception as exc:
+        log.exception("job %s: the executor failed to launch it", row.id)
+        return f"the executor failed to launch it: {exc}"
+    try:
+        journal.write_handle(handle)
+    except OSError:
+        log.exception("job %s: cannot write its launch journal", row.id)
+    return handle
+
+
+def launch(executor: Executor, rows: Sequence[LaunchRow], data_dir: Path, env: Mapping[str, str]) -> Launched:
+    """Launch each admitted job through the executor (no transaction open), journaling each attempt; several
+    at a time when there are many."""
     out = Launched()
-    for row in rows:
-        spec = launch_spec(row, data_dir, env)
-        journal = LaunchJournal(spec.log_dir, row.run_count + 1)
-        try:
-            journal.write_intent()
-        except OSError as exc:  # nothing was started: safe to fail it
-            out.failures[row.id] = f"cannot write to the job's log directory {spec.log_dir}: {exc.strerror or exc}"
-            continue
-        try:
-            handle = executor.launch(spec)
-        except LaunchError as exc:
-            out.failures[row.id] = str(exc)
-            continue
-        except Exception as exc:
-            log.exception("job %s: the executor failed to launch it", row.id)
-            out.failures[row.id] = f"the executor failed to launch it: {exc}"
-            continue
-        try:
-            journal.write_handle(handle)
-        except OSError:
-            log.exception("job %s: cannot write its launch journal", row.id)
-        out.handles[row.id] = handle
+    if len(rows) > 1 and getattr(executor, "parallel_launch", False):
+        results = list(_launch_pool().map(lambda r: launch_one(executor, r, data_dir, env), rows))
+    else:
+        results = [launch_one(executor, r, data_dir, env) for r in rows]
+    for row, res in zip(rows, results, strict=True):
+        if isinstance(res, str):
+            out.failures[row.id] = res
+        else:
+            out.handles[row.id] = res
     return out
+
 
 def start_changes(launched: Launched, now: float) -> list[Change]:
     changes = [Change(jid, ADMITTED, (Step(JobState.RUNNING, "started", now, {"handle": handle_to_json(h)}),))
@@ -114,28 +154,37 @@ def start_changes(launched: Launched, now: float) -> list[Change]:
                 for jid, why in launched.failures.items()]
     return changes
 
-def jobs_table() -> Table:
-    table = JobRow.__table__
-    assert isinstance(table, Table)
-    return table
+def order_keys(order: Sequence[int], stored: Mapping[int, int | None]) -> dict[int, int]:
+    """Queue ranks for ``order`` (job ids, first first) that keep as many ``stored`` ranks as a greedy pass can:
+    the ranks only have to sort the queue, so when the head of the queue is admitted the rest keep theirs
+    instead of every pending row being rewritten each cycle. Jobs not in ``order`` get no rank."""
+    out: dict[int, int] = {}
+    last = -1
+    for jid in order:
+        if jid not in stored:
+            continue
+        old = stored[jid]
+        rank = old if old is not None and old > last else last + 1
+        out[jid] = rank
+        last = rank
+    return out
 
 
 def store_queue_info(sessions: sessionmaker[Session], snap: Snapshot, result: CycleResult,
                      extra_reasons: Mapping[int, str]) -> int:
     """Write wait reasons and queue ranks of pending jobs that changed since the snapshot; how many rows.
     Plain column updates without the row version: they never conflict with a user's change of the job."""
-    rank = {int(jid): i for i, jid in enumerate(result.order)}
     reasons = {int(jid): why for jid, why in result.waiting.items()}
     reasons.update(extra_reasons)
     admitted = {int(a.job_id) for a in result.admissions}
+    pending = {row.id: row for row in snap.pending if row.id not in admitted}
+    ranks = order_keys([int(jid) for jid in result.order], {jid: row.queue_rank for jid, row in pending.items()})
     params: list[dict[str, object]] = []
-    for row in snap.pending:
-        if row.id in admitted:
-            continue
-        new_rank = rank.get(row.id)
-        new_reason = reasons.get(row.id, row.reason)
+    for jid, row in pending.items():
+        new_rank = ranks.get(jid)
+        new_reason = reasons.get(jid, row.reason)
         if new_rank != row.queue_rank or new_reason != row.reason:
-            params.append({"jid": row.id, "rank": new_rank, "why": new_reason})
+            params.append({"jid": jid, "rank": new_rank, "why": new_reason})
     if not params:
         return 0
     table = jobs_table()

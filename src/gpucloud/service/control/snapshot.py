@@ -6,19 +6,21 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import case
 from sqlalchemy.orm import Session
 
 from gpucloud.core.scheduler import Scheduler
 from gpucloud.core.types import PendingJob, RunningJob, WaitReason
 from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
-from gpucloud.model.job import JobState
+from gpucloud.model.job import JobSpec, JobState
 from gpucloud.model.org import Org
-from gpucloud.service.jobs import active_jobs, job_placement, job_spec, pending_jobs
+from gpucloud.service.control.txn import job_select, jobs_table
+from gpucloud.service.jobs import HOLDING_STATES
 from gpucloud.service.store.engine import scheduler_version
-from gpucloud.service.store.models import JobRow
-from gpucloud.service.store.placement import core_placement
+from gpucloud.service.store.placement import core_placement, placement_from_json
 from gpucloud.service.store.tenants import load_orgs
 
 log = logging.getLogger("gpucloud.control")
@@ -28,18 +30,38 @@ PREEMPTED_FOR = "preempted for job {for_job}: {why}"
 _PREEMPTED_FOR_RE = re.compile(r"^preempted for job (\d+):")
 
 
+#: A job as the snapshot reads it: a plain row of :func:`gpucloud.service.control.txn.job_select` (every
+#: column of ``jobs`` plus ``org_name``, ``user_name``, ``project_name``), no ORM object.
+JobData = Any
+
+
 @dataclass
 class Snapshot:
     version: int
-    pending: list[JobRow]
-    active: list[JobRow]
+    pending: list[JobData]
+    active: list[JobData]
     orgs: dict[str, Org]
 
 
 def read_snapshot(session: Session) -> Snapshot:
-    """The version first, then the rows: a change after the version read shows up as a new version later."""
+    """The version first, then the rows: a change after the version read shows up as a new version later.
+    Plain rows (Core selects), not ORM objects: a snapshot of thousands of pending jobs stays cheap."""
     version = scheduler_version(session)
-    return Snapshot(version, pending_jobs(session), active_jobs(session), load_orgs(session))
+    jobs = jobs_table()
+    pending = list(session.execute(
+        job_select().where(jobs.c.state == JobState.PENDING.value).order_by(
+            case((jobs.c.queue_rank.is_(None), 1), else_=0), jobs.c.queue_rank, jobs.c.priority.desc(),
+            jobs.c.queued_at, jobs.c.id)))
+    active = list(session.execute(
+        job_select().where(jobs.c.state.in_([s.value for s in HOLDING_STATES])).order_by(jobs.c.id)))
+    return Snapshot(version, pending, active, load_orgs(session))
+
+
+def spec_of(row: JobData) -> JobSpec:
+    """The scheduling core's view of a snapshot row (``id`` is ``str(row.id)``)."""
+    return JobSpec(id=str(row.id), org=row.org_name, num_gpus=row.num_gpus, submit_time=row.submitted_at,
+                   walltime=row.walltime_s, gpu_type=row.gpu_type, nodes=row.nodes, priority=row.priority,
+                   preemptible=row.preemptible, grace=row.grace_s, user=row.user_name, project=row.project_name)
 
 
 @dataclass
@@ -59,16 +81,16 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float) -
         try:
             if gpu_type is None:
                 raise KeyError("no GPU type recorded")
-            placement = core_placement(job_placement(row), gpu_type, cluster)
+            placement = core_placement(placement_from_json(row.placement), gpu_type, cluster)
             sched.restore_running(RunningJob(
-                job_spec(row), placement, row.started_at if row.started_at is not None else now,
+                spec_of(row), placement, row.started_at if row.started_at is not None else now,
                 attained_before=row.attained_gpu_s, preempting=row.state == JobState.PREEMPTING.value))
         except (KeyError, ValueError, InputError) as exc:
             log.warning("job %s holds GPUs the current cluster does not have (%s); left out of scheduling",
                         row.id, exc)
     for row in snap.pending:
         try:
-            sched.submit(PendingJob(job_spec(row), row.attained_gpu_s, None, row.queued_at))
+            sched.submit(PendingJob(spec_of(row), row.attained_gpu_s, None, row.queued_at))
         except InputError as exc:
             built.unschedulable[row.id] = f"{WaitReason.UNSCHEDULABLE}: {exc}"
     for row in snap.active:

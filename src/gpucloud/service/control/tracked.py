@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from gpucloud.model.job import JobState
 from gpucloud.service.executors.base import Handle
-from gpucloud.service.store.models import JobRow
 
 
 class StopKind(StrEnum):
@@ -41,7 +41,7 @@ class Tracked:
     def deadline(self) -> float:
         return self.started_at + self.walltime_s
 
-    def refresh(self, row: JobRow) -> None:
+    def refresh(self, row: Any) -> None:
         """Take the fields the API or the loop may have changed from a fresh row."""
         self.state = JobState(row.state)
         self.cancel_requested = bool(row.cancel_requested)
@@ -49,6 +49,6 @@ class Tracked:
             self.started_at = row.started_at
 
 
-def track(row: JobRow, handle: Handle, now: float) -> Tracked:
+def track(row: Any, handle: Handle, now: float) -> Tracked:
     return Tracked(row.id, JobState(row.state), handle, row.started_at if row.started_at is not None else now,
                    row.walltime_s, row.grace_s, bool(row.cancel_requested))

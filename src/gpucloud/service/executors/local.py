@@ -54,6 +54,8 @@ class LocalExecutor:
     """Runs jobs as process groups on this machine; see the module docstring for the files it keeps."""
 
     name: str = "local"
+    #: launch() may run in several threads at once (the control loop launches many jobs in parallel)
+    parallel_launch: bool = True
 
     def __init__(self, bash: str | None = None, launch_timeout_s: float = 10.0) -> None:
         found = bash or shutil.which("bash") or "/bin/bash"

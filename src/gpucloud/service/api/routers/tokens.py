@@ -47,4 +47,6 @@ def revoke(token_id: int, ctx: Context, who: CurrentPrincipal) -> TokenOut:
         row = get_token(session, token_id)
         if not who.sees_user(row.user):
             raise NotFound("token", token_id)
-        return token_out(revoke_token(session, row, ctx.clock()))
+        out = token_out(revoke_token(session, row, ctx.clock()))
+    ctx.token_cache.forget(row.token_hash)  # refused from now on, not only when the cache entry expires
+    return out

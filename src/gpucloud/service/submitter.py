@@ -1,0 +1,280 @@
+"""The fast submit path: tenant lookups from memory, and group commit.
+
+:class:`TenantCache` remembers orgs, projects and users by name/id. Orgs, projects and users are never
+deleted or renamed (only an org's weight changes, which a submission does not use), so a name once seen stays
+valid; unknown names are always looked up again.
+
+:class:`GroupCommitter` is one writer thread. API requests validate their submission themselves (from the
+cache and the in-memory cluster) and hand the row to the writer; the writer takes every submission waiting
+at that moment, inserts them all in **one** transaction (one ``INSERT ... RETURNING`` for the jobs, one for
+their events, one version bump) and acknowledges each request only **after** the commit. Nothing is
+acknowledged before it is durable; a batch that fails is retried one submission per transaction, so one bad
+submission never fails the others. Idempotency keys keep their meaning: an existing key (or the same key twice
+in one batch) yields the one job, with ``created`` false.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
+
+from gpucloud.errors import InputError, UnknownNameError
+from gpucloud.model.cluster import Cluster
+from gpucloud.model.cluster_file import resolve_gpu_type
+from gpucloud.model.job import JobSpec, JobState
+from gpucloud.model.priority import priority_of
+from gpucloud.service.auth import Forbidden, Principal
+from gpucloud.service.jobs import SubmitRequest, _fit_shape
+from gpucloud.service.store.engine import bump_version
+from gpucloud.service.store.errors import NotFound
+from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, ProjectRow, UserRow
+from gpucloud.service.store.tenants import DEFAULT_PROJECT
+
+log = logging.getLogger("gpucloud.submit")
+
+#: The most submissions one transaction takes.
+MAX_BATCH = 512
+
+
+def _table(model: Any) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+class TenantCache:
+    """Org ids by name, project ids by (org id, name), user names by id; positive answers only."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._orgs: dict[str, int] = {}
+        self._projects: dict[tuple[int, str], int] = {}
+        self._users: dict[int, str] = {}
+
+    def org(self, name: str) -> int | None:
+        found = self._orgs.get(name)
+        if found is None:
+            with self.sessions() as s:
+                found = s.scalar(select(OrgRow.id).where(OrgRow.name == name))
+            if found is not None:
+                self._orgs[name] = found
+        return found
+
+    def project(self, org_id: int, name: str) -> int | None:
+        found = self._projects.get((org_id, name))
+        if found is None:
+            with self.sessions() as s:
+                found = s.scalar(select(ProjectRow.id).where(ProjectRow.org_id == org_id, ProjectRow.name == name))
+            if found is not None:
+                self._projects[(org_id, name)] = found
+        return found
+
+    def user(self, user_id: int) -> str | None:
+        found = self._users.get(user_id)
+        if found is None:
+            with self.sessions() as s:
+                found = s.scalar(select(UserRow.name).where(UserRow.id == user_id))
+            if found is not None:
+                self._users[user_id] = found
+        return found
+
+    def warm(self, who: Principal, req: SubmitRequest) -> bool:
+        """True if :func:`prepare` will not need the database for this request."""
+        org = req.org if who.is_operator else who.org
+        if org is None or who.user_id not in self._users:
+            return False
+        org_id = self._orgs.get(org)
+        return org_id is not None and (org_id, req.project or DEFAULT_PROJECT) in self._projects
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated submission: the ``jobs`` row to insert and the names the response shows."""
+
+    values: dict[str, Any]
+    org: str
+    project: str
+    user: str
+    event_reason: str
+
+
+def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> Prepared:
+    """Validate ``req`` like :func:`gpucloud.service.jobs.validate_submit` (same checks, same order, same
+    errors) without ORM objects; the row to insert."""
+    if not req.argv:
+        raise InputError("argv", "must name a program to run")
+    name = req.org
+    if not who.is_operator:
+        if name is not None and name != who.org:
+            raise Forbidden("you may only submit jobs to your own org")
+        name = who.org
+    if name is None:
+        raise InputError("org", "operators must name the org the job belongs to")
+    org_id = tenants.org(name)
+    if org_id is None:
+        raise InputError("org", "unknown org", name)
+    project_name = req.project or DEFAULT_PROJECT
+    project_id = tenants.project(org_id, project_name)
+    if project_id is None:
+        raise InputError("project", f"unknown project in org {name!r}", project_name)
+    try:
+        priority = priority_of(req.priority_class)
+    except UnknownNameError as exc:
+        raise InputError("priority", exc.message.split(" (known")[0], req.priority_class) from None
+    gpu_type: str | None = None
+    if req.gpu_type is not None:
+        try:
+            gpu_type = resolve_gpu_type(req.gpu_type, cluster.gpu_types)
+        except UnknownNameError as exc:
+            raise InputError("gpu_type", exc.message.split(" (known")[0] + f" (this cluster has: "
+                             f"{', '.join(sorted(cluster.gpu_types))})", req.gpu_type) from None
+    spec = JobSpec(id="new", org=name, num_gpus=req.num_gpus, submit_time=now, walltime=req.walltime_s,
+                   gpu_type=gpu_type, nodes=req.nodes, priority=priority, preemptible=req.preemptible,
+                   grace=req.grace_s, user=who.name, project=project_name)
+    _fit_shape(spec, cluster, gpu_type)
+    user = tenants.user(who.user_id)
+    if user is None:
+        raise NotFound("user", who.name)
+    values = {
+        "org_id": org_id, "project_id": project_id, "user_id": who.user_id, "name": req.name,
+        "argv": list(req.argv), "env": dict(req.env), "cwd": req.cwd, "num_gpus": req.num_gpus, "nodes": req.nodes,
+        "gpu_type": gpu_type, "walltime_s": float(req.walltime_s), "priority": priority,
+        "priority_class": req.priority_class, "preemptible": req.preemptible, "grace_s": float(req.grace_s),
+        "state": JobState.PENDING.value, "reason": "submitted", "cancel_requested": False, "submitted_at": now,
+        "queued_at": now, "run_count": 0, "preemptions": 0, "attained_gpu_s": 0.0,
+        "idempotency_key": req.idempotency_key, "row_version": 1,
+    }
+    return Prepared(values, name, project_name, user, f"submitted by {who.name}")
+
+
+def response_fields(p: Prepared, job_id: int) -> dict[str, Any]:
+    """The ``SubmitOut`` of a job just created from ``p`` (what :func:`job_out` would give), as plain JSON."""
+    v = p.values
+    return {
+        "id": job_id, "name": v["name"], "org": p.org, "project": p.project, "user": p.user,
+        "argv": [str(a) for a in v["argv"]], "env": {str(k): str(x) for k, x in v["env"].items()}, "cwd": v["cwd"],
+        "num_gpus": v["num_gpus"], "nodes": v["nodes"], "gpu_type": v["gpu_type"], "walltime_s": v["walltime_s"],
+        "priority": v["priority_class"], "priority_value": v["priority"], "preemptible": v["preemptible"],
+        "grace_s": v["grace_s"], "state": v["state"], "reason": v["reason"], "cancel_requested": False,
+        "submitted_at": v["submitted_at"], "queued_at": v["queued_at"], "started_at": None, "ended_at": None,
+        "exit_code": None, "placement": None, "assigned_gpu_type": None, "run_count": 0, "preemptions": 0,
+        "created": True,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """The outcome of one submission: the job's id, and whether this submission created it (``False``: an
+    earlier one with the same idempotency key did)."""
+
+    job_id: int
+    created: bool
+
+
+class GroupCommitter:
+    """One writer thread that commits waiting submissions together; see the module docstring."""
+
+    def __init__(self, sessions: sessionmaker[Session], on_commit: Callable[[], None] | None = None) -> None:
+        self.sessions = sessions
+        self.on_commit = on_commit
+        self._queue: queue.SimpleQueue[tuple[Prepared, Future[Committed]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.committed = 0
+
+    def submit(self, prepared: Prepared) -> Future[Committed]:
+        """Queue one submission; the future resolves after its transaction committed (or with its error)."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="gpucloud-submit-writer", daemon=True)
+                    self._thread.start()
+        fut: Future[Committed] = Future()
+        self._queue.put((prepared, fut))
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._commit_batch(batch)
+            except BaseException:  # never let the writer die
+                log.exception("submit writer failed")
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(RuntimeError("the submission could not be stored"))
+
+    def _commit_batch(self, batch: list[tuple[Prepared, Future[Committed]]]) -> None:
+        try:
+            results = self._write([p for p, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            log.info("a batch of %d submissions failed (%s); committing them one by one", len(batch), exc)
+            for item in batch:
+                self._commit_batch([item])
+            return
+        self.batches += 1
+        self.committed += len(batch)
+        for (_, fut), result in zip(batch, results, strict=True):
+            fut.set_result(result)
+        if self.on_commit is not None and any(r.created for r in results):
+            self.on_commit()
+
+    def _write(self, prepared: list[Prepared]) -> list[Committed]:
+        """Insert the batch in one transaction; each submission's outcome (only valid once committed)."""
+        jobs, events = _table(JobRow), _table(JobEventRow)
+        results: list[Committed | None] = [None] * len(prepared)
+        with self.sessions.begin() as session:
+            conn = session.connection()
+            keyed = {(p.values["user_id"], p.values["idempotency_key"]) for p in prepared
+                     if p.values["idempotency_key"] is not None}
+            known: dict[tuple[int, str], int] = {}
+            if keyed:
+                rows = conn.execute(select(jobs.c.user_id, jobs.c.idempotency_key, jobs.c.id).where(
+                    tuple_(jobs.c.user_id, jobs.c.idempotency_key).in_(list(keyed))))
+                known = {(u, k): jid for u, k, jid in rows}
+            new: list[int] = []
+            first_of: dict[tuple[int, str], int] = {}
+            for i, p in enumerate(prepared):
+                key = p.values["idempotency_key"]
+                if key is not None:
+                    uk = (p.values["user_id"], key)
+                    if uk in known:
+                        results[i] = Committed(known[uk], False)
+                        continue
+                    if uk in first_of:
+                        continue  # resolved below, after the first one got its id
+                    first_of[uk] = i
+                new.append(i)
+            if new:
+                ids = list(conn.execute(insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True),
+                                        [prepared[i].values for i in new]).scalars())
+                for i, jid in zip(new, ids, strict=True):
+                    results[i] = Committed(jid, True)
+                conn.execute(insert(events), [
+                    {"job_id": jid, "at": prepared[i].values["submitted_at"], "from_state": None,
+                     "to_state": JobState.PENDING.value, "reason": prepared[i].event_reason}
+                    for i, jid in zip(new, ids, strict=True)])
+                bump_version(session)
+            for i, p in enumerate(prepared):
+                if results[i] is None:
+                    first = results[first_of[(p.values["user_id"], p.values["idempotency_key"])]]
+                    assert first is not None
+                    results[i] = Committed(first.job_id, False)
+        return [r for r in results if r is not None]
