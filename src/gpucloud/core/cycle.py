@@ -176,7 +176,15 @@ class _Cycle:
         """The head job's reservation (EASY backfill), computed on first use."""
         if self.head is not None and self._reservation is None:
             jid, opts = self.head
-            self._reservation = earliest_start(self.state, jid, opts, self.policy.running_by_end(), self.now)
+            state = self.state
+            cached = state.reservation_cache
+            if (cached is not None and cached[0] == jid and cached[1] == state.index.releases
+                    and self.now < cached[2].start):
+                self._reservation = cached[2]
+            else:
+                self._reservation = earliest_start(state, jid, opts, self.policy.running_by_end(), self.now)
+                state.reservation_cache = (
+                    None if self._reservation is None else (jid, state.index.releases, self._reservation))
             if self._reservation is not None:
                 self.result.head_reservation = (jid, self._reservation.start)
         return self._reservation

@@ -43,7 +43,7 @@ def to_mask(gpus: tuple[int, ...]) -> int:
 class FreeIndex:
     """Free GPUs per node (a bitmask) and, per GPU type, nodes bucketed by their free count."""
 
-    __slots__ = ("buckets", "caching", "cluster", "free", "mask", "memory", "type_free")
+    __slots__ = ("buckets", "caching", "cluster", "free", "mask", "memory", "releases", "type_free")
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -58,6 +58,8 @@ class FreeIndex:
             self.type_free[n.gpu_type] += n.gpus
         self.caching = True
         self.memory = FitMemory()
+        #: counts every release of GPUs: what was computed from the index stays valid while it is unchanged
+        self.releases = 0
 
     def copy(self) -> FreeIndex:
         new = FreeIndex.__new__(FreeIndex)
@@ -68,6 +70,7 @@ class FreeIndex:
         new.type_free = self.type_free.copy()
         new.caching = True
         new.memory = FitMemory()
+        new.releases = 0
         return new
 
     @property
@@ -102,6 +105,7 @@ class FreeIndex:
             raise ValueError(f"GPUs {bit_indices(cur & mask)} of node {node} are already free")
         self._set(node, cur | mask)
         self.memory.clear()
+        self.releases += 1
 
     def new_cycle(self) -> None:
         self.memory.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
@@ -12,6 +13,9 @@ from gpucloud.core.types import PendingJob, RunningJob
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import Shape
 from gpucloud.model.org import Org, default_org
+
+if TYPE_CHECKING:
+    from gpucloud.core.reservation import Reservation
 
 
 @dataclass
@@ -49,6 +53,9 @@ class SchedulerState:
     nominated: dict[str, set[str]] = field(default_factory=dict)
     #: submission sequence numbers (deterministic tie-break).
     seq: dict[str, int] = field(default_factory=dict)
+    #: backfill: the last head reservation, with the index's release count when it was computed. It stays
+    #: valid while no GPU was released: later admissions were checked against it (and consumed its spare).
+    reservation_cache: tuple[str, int, Reservation] | None = None
     running_priorities: Counter[int] = field(default_factory=Counter)
     pending_priorities: Counter[int] = field(default_factory=Counter)
     _next_seq: int = 0
