@@ -9,7 +9,7 @@ preemption only marks victims — their GPUs stay held until the caller reports 
 from __future__ import annotations
 
 from gpucloud.core.fit_memory import FitMemory
-from gpucloud.core.free_index import low_bits, to_mask
+from gpucloud.core.free_index import low_bits
 from gpucloud.core.placement import find_placement, give, take
 from gpucloud.core.policies.base import Mode, Policy
 from gpucloud.core.preemption import choose_victims
@@ -132,8 +132,8 @@ def hold_for(state: SchedulerState, job: PendingJob, opts: list[tuple[str, Shape
         index.memory.restore(saved)
     if found is None:
         return
-    for node, gpus in found.nodes:
-        mask = to_mask(gpus) & index.mask[node]
+    for node, wanted in found.masks:
+        mask = wanted & index.mask[node]
         if mask:
             index.take(node, mask)
             held.append((node, mask))

@@ -34,6 +34,7 @@ def bit_indices(mask: int) -> tuple[int, ...]:
 
 
 def to_mask(gpus: tuple[int, ...]) -> int:
+    """The bitmask of GPU indices ``gpus``."""
     m = 0
     for g in gpus:
         m |= 1 << g

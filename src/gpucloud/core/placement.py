@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from gpucloud.core.free_index import FreeIndex, bit_indices, low_bits, to_mask
+from gpucloud.core.free_index import FreeIndex, bit_indices, low_bits
 from gpucloud.core.types import Placement
 from gpucloud.model.job import Shape
 
@@ -98,11 +98,11 @@ def find_placement(index: FreeIndex, gpu_type: str, shape: Shape) -> Placement |
 
 
 def take(index: FreeIndex, placement: Placement) -> None:
-    for node, gpus in placement.nodes:
-        index.take(node, to_mask(gpus))
+    for node, mask in placement.masks:
+        index.take(node, mask)
 
 
 def give(index: FreeIndex, placement: Placement) -> None:
-    for node, gpus in placement.nodes:
-        index.give(node, to_mask(gpus))
+    for node, mask in placement.masks:
+        index.give(node, mask)
 

@@ -34,25 +34,21 @@ def earliest_start(
 ) -> Reservation | None:
     """Release running jobs in end order on a copy of the index until one of ``options`` fits."""
     index = state.index.copy()
-    ordered = list(by_end)
-    best: Reservation | None = None
-    i = 0
-    while i < len(ordered):
-        end = ordered[i].expected_end
-        if best is not None and end >= best.start:
-            break
-        while i < len(ordered) and ordered[i].expected_end == end:
-            give(index, ordered[i].placement)
-            i += 1
+    running = iter(by_end)
+    nxt = next(running, None)
+    while nxt is not None:
+        end = nxt.expected_end
+        while nxt is not None and nxt.expected_end == end:
+            give(index, nxt.placement)
+            nxt = next(running, None)
         for gpu_type, shape in options:
             if index.type_free[gpu_type] < shape.gpus:
                 continue
             found = find_placement(index, gpu_type, shape)
             if found is not None:
                 spare = {n: index.free[n] - len(g) for n, g in found.nodes}
-                best = Reservation(job_id, max(now, end), found, spare)
-                break
-    return best
+                return Reservation(job_id, max(now, end), found, spare)
+    return None
 
 
 def violates(reservation: Reservation, placement: Placement) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gpucloud.core.free_index import to_mask
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobSpec
 
@@ -15,9 +16,12 @@ class Placement:
     gpu_type: str
     nodes: tuple[tuple[int, tuple[int, ...]], ...]
     gpus: int = field(init=False, compare=False)
+    #: ``((node_index, bitmask of its GPUs), ...)``: what the free index takes and gives
+    masks: tuple[tuple[int, int], ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gpus", sum(len(g) for _, g in self.nodes))
+        object.__setattr__(self, "masks", tuple((n, to_mask(gs)) for n, gs in self.nodes))
 
     def racks(self, cluster: Cluster) -> int:
         return len({cluster.nodes[n].rack for n, _ in self.nodes})
