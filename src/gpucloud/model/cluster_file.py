@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Block, Cluster, GpuType, Node, Rack
+from gpucloud.model.validation import validate_document
 
 #: GPU types every cluster knows without declaring them (speed relative to an H100).
 KNOWN_GPU_TYPES: dict[str, GpuType] = {
@@ -87,13 +88,6 @@ def _names(prefix: str, count: int) -> list[str]:
     return [f"{prefix}{i:0{width}d}" for i in range(count)]
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "cluster"
-
-
 #: The most nodes a cluster may expand to (a guard against a typo like ``count: 1000000`` at every level).
 MAX_NODES = 1_000_000
 
@@ -147,19 +141,7 @@ def build_cluster(spec: ClusterSpec, where: str = "cluster") -> Cluster:
 
 
 def cluster_from_dict(data: Any, where: str = "cluster") -> Cluster:
-    if data is None:
-        raise InputError("cluster", "the file is empty; expected a mapping with name and blocks", where=where)
-    if not isinstance(data, dict):
-        raise InputError("cluster", "must be a mapping with name and blocks", type(data).__name__,
-                         where=where)
-    try:
-        spec = ClusterSpec.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        value = err.get("input") if err["type"] != "missing" else None
-        if isinstance(value, dict | list):
-            value = None
-        raise InputError(_field_path(tuple(err["loc"])), err["msg"], value, where=where) from None
+    spec = validate_document(ClusterSpec, data, "cluster", "a mapping with name and blocks", where)
     return build_cluster(spec, where)
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Cluster
-from gpucloud.model.cluster_file import _field_path
 from gpucloud.model.org import Org
+from gpucloud.model.validation import validate_document
 
 
 class OrgSpec(BaseModel):
@@ -39,17 +39,7 @@ class OrgFileSpec(BaseModel):
 
 
 def orgs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "orgs") -> dict[str, Org]:
-    if data is None:
-        raise InputError("orgs", "the file is empty; expected a mapping with a list of orgs", where=where)
-    if not isinstance(data, dict):
-        raise InputError("orgs", "must be a mapping with a list of orgs", type(data).__name__, where=where)
-    try:
-        spec = OrgFileSpec.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        value = err.get("input") if err["type"] != "missing" else None
-        raise InputError(_field_path(tuple(err["loc"])), err["msg"],
-                         None if isinstance(value, dict | list) else value, where=where) from None
+    spec = validate_document(OrgFileSpec, data, "orgs", "a mapping with a list of orgs", where)
     out: dict[str, Org] = {}
     for i, o in enumerate(spec.orgs):
         if o.name in out:

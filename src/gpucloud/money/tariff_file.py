@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Cluster
-from gpucloud.model.cluster_file import _field_path
 from gpucloud.model.priority import PRIORITY_CLASSES
+from gpucloud.model.validation import validate_document
 from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, TariffBook
 
 
@@ -71,18 +71,7 @@ def epoch(value: Any) -> Any:
 
 
 def tariffs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "tariffs") -> TariffBook:
-    if data is None:
-        raise InputError("tariffs", "the file is empty; expected a mapping with a list of tariffs", where=where)
-    if not isinstance(data, dict):
-        raise InputError("tariffs", "must be a mapping with a list of tariffs", type(data).__name__, where=where)
-    try:
-        spec = TariffFileSpec.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        value = err.get("input") if err["type"] != "missing" else None
-        msg = err["msg"].removeprefix("Value error, ")
-        raise InputError(_field_path(tuple(err["loc"])), msg,
-                         None if isinstance(value, dict | list) else value, where=where) from None
+    spec = validate_document(TariffFileSpec, data, "tariffs", "a mapping with a list of tariffs", where)
     out: list[Tariff] = []
     seen_names: set[str] = set()
     seen_starts: dict[float, str] = {}
