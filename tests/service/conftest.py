@@ -7,6 +7,7 @@ postgres parametrization is skipped with a message saying so.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ def pg_database() -> Iterator[str | None]:
 
         admin = psycopg.connect(PG_ADMIN_DSN, autocommit=True)
     except Exception as exc:
+        if os.environ.get("GPUCLOUD_REQUIRE_POSTGRES"):
+            raise RuntimeError(f"GPUCLOUD_REQUIRE_POSTGRES is set but PostgreSQL is unreachable: {exc}") from exc
         pytest.skip_reason = f"{exc}"  # type: ignore[attr-defined]
         yield None
         return
