@@ -1,0 +1,81 @@
+"""The whole system the way a user drives it: ``gpucloud server`` as a real subprocess and the ``gpucloud`` CLI
+as real subprocesses. An operator sets up an org and a member; the member submits shell jobs through the CLI;
+the jobs see their GPU ids and environment, their logs are read back through the CLI, walltime kills a
+sleeping job and cancel stops another."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from server_proc import ServerProcess, gpucloud_command, wait_for
+
+TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+class Cli:
+    def __init__(self, config: Path, url: str) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCLOUD_")}
+        self.env["GPUCLOUD_CONFIG"] = str(config)
+        self.url = url
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run([*gpucloud_command(), *args], env=self.env, capture_output=True, text=True,
+                             timeout=60)
+        if ok:
+            assert out.returncode == 0, f"gpucloud {' '.join(args)}: {out.stderr}"
+        return out
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+
+def test_member_runs_jobs_through_the_cli(server_factory: Any, tmp_path: Path) -> None:
+    server: ServerProcess = server_factory(cluster="1x4:H100")
+    assert server.token is not None
+    op = Cli(tmp_path / "operator.json", server.url)
+    op.run("login", "--url", server.url, "--token", server.token)
+    op.run("org", "create", "lab")
+    member_token = op.run("user", "create", "ana", "--org", "lab", "--role", "member").stdout.strip().splitlines()[-1]
+    assert member_token.startswith("gpc_")
+
+    ana = Cli(tmp_path / "ana.json", server.url)
+    ana.run("login", "--url", server.url, "--token", member_token)
+    echo = ana.run("submit", "--gpus", "2", "--walltime", "1m", "--", "sh", "-c",
+                   'echo "job=$GPUCLOUD_JOB_ID gpus=$CUDA_VISIBLE_DEVICES world=$GPUCLOUD_WORLD_SIZE"; '
+                   'echo oops >&2').stdout.strip()
+    sleeper = ana.run("submit", "--gpus", "1", "--walltime", "1s", "--grace", "1s", "--", "sleep", "60").stdout.strip()
+    victim = ana.run("submit", "--gpus", "1", "--grace", "1s", "--", "sleep", "60").stdout.strip()
+
+    def state(jid: str) -> str:
+        return str(ana.json("job", jid)["state"])
+
+    assert wait_for("the echo job", lambda: state(echo) in TERMINAL) and state(echo) == "succeeded"
+    assert ana.run("logs", echo).stdout.strip() == f"job={echo} gpus=0,1 world=1"
+    assert ana.run("logs", echo, "--stderr").stdout.strip() == "oops"
+
+    wait_for("the victim to run", lambda: state(victim) == "running")
+    ana.run("cancel", victim)
+    wait_for("the cancel", lambda: state(victim) in TERMINAL)
+    assert state(victim) == "cancelled"
+
+    wait_for("the walltime kill", lambda: state(sleeper) in TERMINAL)
+    timed_out = ana.json("job", sleeper)
+    assert timed_out["state"] == "timed_out" and "walltime" in timed_out["reason"]
+
+    events = [e["to_state"] for e in ana.json("job", echo)["events"]]
+    assert events == ["pending", "admitted", "running", "succeeded"]
+    mine = {str(j["id"]) for j in ana.json("jobs")["items"]}
+    assert mine == {echo, sleeper, victim}
+
+    # A member of another org sees none of it.
+    op.run("org", "create", "rival")
+    rival_token = op.run("user", "create", "eve", "--org", "rival", "--role", "member").stdout.strip().splitlines()[-1]
+    eve = Cli(tmp_path / "eve.json", server.url)
+    eve.run("login", "--url", server.url, "--token", rival_token)
+    assert eve.json("jobs")["items"] == []
+    denied = eve.run("logs", echo, ok=False)
+    assert denied.returncode != 0 and "not found" in denied.stderr.lower()
