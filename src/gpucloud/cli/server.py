@@ -47,14 +47,22 @@ def server(
         help="queue policy: backfill (default), fifo, fairshare, las, srtf")] = None,
     tick: Annotated[float, typer.Option("--tick", envvar="GPUCLOUD_TICK", show_envvar=True, min=0.01,
                                         help="seconds between control loop ticks when nothing wakes it")] = 0.5,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", envvar="GPUCLOUD_WORKERS", show_envvar=True, min=1,
+        help="API processes (default: one per CPU core, at most 8); more than 1 adds one control loop process "
+             "under a supervisor; 1 runs everything in one process")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log the control loop's actions")] = False,
 ) -> None:
     """Start the gpucloud server: REST API, control loop, and /metrics."""
     from gpucloud.service.server import serve
+    from gpucloud.service.workers import default_workers
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = _settings(database_url=database_url, cluster_file=cluster, data_dir=data_dir, host=host, port=port,
                          executor=executor, policy=policy)
-    serve(settings, interval_s=tick, say=lambda line: typer.echo(line))
+    status = serve(settings, interval_s=tick, say=lambda line: typer.echo(line),
+                   workers=workers if workers is not None else default_workers(), verbose=verbose)
+    if status:
+        raise typer.Exit(status)

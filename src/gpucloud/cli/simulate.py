@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,8 +27,6 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import load_cluster
 from gpucloud.model.org import Org
 from gpucloud.model.org_file import load_orgs
-from gpucloud.sim.engine import SimConfig, Simulation
-from gpucloud.sim.metrics import Summary, summarize
 from gpucloud.sim.traces import (
     DEFAULT_WALLTIME_FACTOR,
     FORMATS,
@@ -38,6 +36,9 @@ from gpucloud.sim.traces import (
     detect_format,
     read_trace,
 )
+
+if TYPE_CHECKING:  # the simulator and its metrics (numpy) load only when a simulation runs
+    from gpucloud.sim.metrics import Summary
 
 #: The node list that ``--cluster alibaba`` reads, next to the Alibaba pods file.
 ALIBABA_NODES_FILE = "alibaba2023_gpu_nodes.csv"
@@ -185,6 +186,9 @@ def simulate(
         out.mkdir(parents=True, exist_ok=True)  # fail before the replay, not after it
     console.print(f"{trace.name}: {len(jobs):,} job{'' if len(jobs) == 1 else 's'} ({fmt}) on {the_cluster.name}: "
                   f"{the_cluster.total_gpus:,} GPUs, {len(the_cluster.nodes):,} nodes", highlight=False)
+
+    from gpucloud.sim.engine import SimConfig, Simulation
+    from gpucloud.sim.metrics import summarize
 
     config = SimConfig(checkpoint_interval=checkpoint_interval)
     summaries: list[Summary] = []
