@@ -25,12 +25,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Block, Cluster, GpuType, Node, Rack
-from gpucloud.model.validation import validate_document
+from gpucloud.model.validation import read_yaml, validate_document
 
 #: GPU types every cluster knows without declaring them (speed relative to an H100).
 KNOWN_GPU_TYPES: dict[str, GpuType] = {
@@ -150,18 +149,8 @@ def load_cluster(path: str | Path) -> Cluster:
     text = str(path)
     if INLINE_RE.match(text):
         return parse_inline(text)
-    p = Path(path)
-    try:
-        raw = p.read_text()
-    except OSError as exc:
-        raise InputError("cluster", f"cannot read file: {exc.strerror}", text) from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError("cluster", f"not valid YAML{pos}", where=str(p)) from None
-    return cluster_from_dict(data, where=str(p))
+    data = read_yaml(path, "cluster")
+    return cluster_from_dict(data, where=str(path))
 
 
 INLINE_RE = re.compile(r"^(\d+)x(\d+)(?::([A-Za-z0-9_.-]+))?$")

@@ -16,13 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.org import Org
-from gpucloud.model.validation import validate_document
+from gpucloud.model.validation import read_yaml, validate_document
 
 
 class OrgSpec(BaseModel):
@@ -57,13 +56,5 @@ def orgs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "orgs
 
 
 def load_orgs(path: str | Path, cluster: Cluster | None = None) -> dict[str, Org]:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise InputError("orgs", f"cannot read file: {exc.strerror}", str(p)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError("orgs", f"not valid YAML{pos}", where=str(p)) from None
-    return orgs_from_dict(data, cluster, where=str(p))
+    data = read_yaml(path, "orgs")
+    return orgs_from_dict(data, cluster, where=str(path))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from gpucloud.errors import InputError
@@ -39,3 +41,19 @@ def validate_document(model: type[M], data: Any, what: str, expected: str, where
         return model.model_validate(data)
     except ValidationError as exc:
         raise input_error(exc, where) from None
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """The parsed YAML document in ``path``; an unreadable file or bad YAML (with its line and column) is an
+    :class:`InputError` about ``what``."""
+    p = Path(path)
+    try:
+        raw = p.read_text()
+    except OSError as exc:
+        raise InputError(what, f"cannot read file: {exc.strerror}", str(p)) from None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(what, f"not valid YAML{pos}", where=str(p)) from None

@@ -22,13 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.priority import PRIORITY_CLASSES
-from gpucloud.model.validation import validate_document
+from gpucloud.model.validation import read_yaml, validate_document
 from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, TariffBook
 
 
@@ -110,13 +109,5 @@ def tariffs_from_dict(data: Any, cluster: Cluster | None = None, where: str = "t
 
 def load_tariffs(path: str | Path, cluster: Cluster | None = None) -> TariffBook:
     """Load a tariff file; :class:`InputError` names the file, the field and the bad value."""
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise InputError("tariffs", f"cannot read file: {exc.strerror}", str(p)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError("tariffs", f"not valid YAML{pos}", where=str(p)) from None
-    return tariffs_from_dict(data, cluster, where=str(p))
+    data = read_yaml(path, "tariffs")
+    return tariffs_from_dict(data, cluster, where=str(path))
