@@ -5,13 +5,15 @@ of a lower priority class.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import PendingJob, RunningJob
 from gpucloud.registry import Registry
+
+K = TypeVar("K")
 
 
 class Mode(Enum):
@@ -93,6 +95,21 @@ class Policy:
             if r.spec.priority >= prio:
                 break
             if not r.preempting:
+                out.append(r)
+        return out
+
+
+    def ranked_victims(self, job: PendingJob, ranked: Iterable[tuple[K, RunningJob]],
+                       worse: Callable[[K], bool]) -> list[RunningJob]:
+        """The priority victims, then the running jobs of ``job``'s own class from ``ranked`` (ordered worst
+        first, by a key) while ``worse(key)`` says they rank after ``job``."""
+        out = self.priority_victims(job)
+        seen = {r.spec.id for r in out}
+        prio = job.spec.priority
+        for key, r in ranked:
+            if not worse(key):
+                break
+            if not r.preempting and r.spec.priority == prio and r.spec.id not in seen:
                 out.append(r)
         return out
 

@@ -91,16 +91,8 @@ class LeastAttainedService(SortedQueue):
         self._victim_order = None
 
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
-        out = self.priority_victims(job)
-        seen = {r.spec.id for r in out}
-        lvl = self.rank(job, now)[1]
-        prio = job.spec.priority
-        for level, r in self._ranked(now):
-            if level <= lvl:
-                break
-            if not r.preempting and r.spec.priority == prio and r.spec.id not in seen:
-                out.append(r)
-        return out
+        mine = self.rank(job, now)[1]
+        return self.ranked_victims(job, self._ranked(now), lambda level: level > mine)
 
     def wake_at(self, now: float) -> float | None:
         if not self.queue:

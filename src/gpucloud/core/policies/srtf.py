@@ -42,13 +42,5 @@ class ShortestRemainingFirst(SortedQueue):
         return self._ranked
 
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
-        out = self.priority_victims(job)
-        seen = {r.spec.id for r in out}
         mine = _remaining(job)
-        prio = job.spec.priority
-        for left, r in self._by_remaining(now):
-            if left <= mine:
-                break
-            if not r.preempting and r.spec.priority == prio and r.spec.id not in seen:
-                out.append(r)
-        return out
+        return self.ranked_victims(job, self._by_remaining(now), lambda left: left > mine)
