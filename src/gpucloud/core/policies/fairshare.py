@@ -43,6 +43,7 @@ class FairShare(Policy):
         self.gone: dict[str, Counter[str]] = {}
         self.last: float | None = None
         self._borrowed: list[RunningJob] | None = None
+        self._shares: dict[str, float] = {}
         self.capacity = {t: max(1, n) for t, n in state.cluster.gpus_by_type.items()}
         self.tau = state.config.usage_half_life / math.log(2)
 
@@ -62,8 +63,12 @@ class FairShare(Policy):
             if not by_org:
                 del self.queues[job.spec.priority]
 
+    def started(self, job: RunningJob) -> None:
+        self._shares.pop(job.spec.org, None)
+
     def stopped(self, job: RunningJob) -> None:
         self.gone.setdefault(job.spec.org, Counter())[job.placement.gpu_type] += job.placement.gpus
+        self._shares.pop(job.spec.org, None)
 
     def prepare(self, now: float) -> None:
         """Decay usage to ``now`` and add the GPU-seconds held since the last cycle.
@@ -83,9 +88,17 @@ class FairShare(Policy):
                 for t in set(u) | set(used) | set(gone):
                     u[t] = u.get(t, 0.0) * decay + (used.get(t, 0) + gone.get(t, 0)) * gain
         self.gone.clear()
+        self._shares.clear()
         self.last = now if self.last is None else max(self.last, now)
 
     def share(self, org: str) -> float:
+        """The org's dominant share (cached until its GPUs or its usage change)."""
+        cached = self._shares.get(org)
+        if cached is None:
+            cached = self._shares[org] = self._share(org)
+        return cached
+
+    def _share(self, org: str) -> float:
         weight = self.state.org(org).weight
         usage = self.usage.get(org, {})
         used = self.state.used_of(org)
@@ -97,28 +110,35 @@ class FairShare(Policy):
 
     def within_quota(self, job: PendingJob) -> bool:
         org = self.state.org(job.spec.org)
+        if not org.quota:
+            return False
         used = self.state.used_of(job.spec.org)
         types = [job.spec.gpu_type] if job.spec.gpu_type else list(self.capacity)
         return any(used[t] + job.spec.num_gpus <= org.guaranteed(t) for t in types)
 
-    def _org_key(self, q: SortedKeyList, pos: int, org: str) -> tuple[bool, float, str]:
-        return (not self.within_quota(q[pos]), self.share(org), org)
+    def _org_key(self, job: PendingJob, org: str) -> tuple[bool, float]:
+        return (not self.within_quota(job), self.share(org))
 
     def order(self, now: float) -> Iterator[PendingJob]:
         for prio in sorted(self.queues, reverse=True):
-            by_org = self.queues[prio]
-            heap = [(self._org_key(q, 0, org), 0, org) for org, q in by_org.items()]
+            heap: list[tuple[tuple[bool, float], str, PendingJob, Iterator[PendingJob]]] = []
+            for org, q in self.queues[prio].items():
+                it = iter(q)
+                head = next(it)
+                heap.append((self._org_key(head, org), org, head, it))
             heapq.heapify(heap)
             while heap:
-                key, pos, org = heapq.heappop(heap)
-                q = by_org[org]
-                fresh = self._org_key(q, pos, org)
-                if fresh != key:
-                    heapq.heappush(heap, (fresh, pos, org))
+                key, org, job, it = heap[0]
+                fresh = self._org_key(job, org)
+                if fresh != key:  # the org's share moved since it was pushed
+                    heapq.heapreplace(heap, (fresh, org, job, it))
                     continue
-                yield q[pos]
-                if pos + 1 < len(q):
-                    heapq.heappush(heap, (self._org_key(q, pos + 1, org), pos + 1, org))
+                yield job
+                nxt = next(it, None)
+                if nxt is None:
+                    heapq.heappop(heap)
+                else:
+                    heapq.heapreplace(heap, (self._org_key(nxt, org), org, nxt, it))
 
     def may_preempt(self) -> bool:
         return True
