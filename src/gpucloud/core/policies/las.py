@@ -33,6 +33,9 @@ class LeastAttainedService(SortedQueue):
         super().__init__(state)
         self.by_wait = SortedKeyList(key=lambda j: (j.queued_since, seq[j.spec.id]))
         self._victim_order: list[tuple[int, RunningJob]] | None = None
+        #: (time, seq, job id, run start): when a running job crosses a threshold — a heap, stale entries
+        #: (runs that stopped) are dropped lazily
+        self._crossings: list[tuple[float, int, str, float]] = []
         self._ranked_at = -1.0
 
     def level(self, attained: float) -> int:
@@ -94,15 +97,32 @@ class LeastAttainedService(SortedQueue):
         mine = self.rank(job, now)[1]
         return self.ranked_victims(job, self._ranked(now), lambda level: level > mine)
 
+    def started(self, job: RunningJob) -> None:
+        """Note when the job will cross each queue threshold it has not crossed yet."""
+        gpus = job.placement.gpus
+        for threshold in self.thresholds:
+            if threshold > job.attained_before and gpus:
+                at = job.start + (threshold - job.attained_before) / gpus
+                heapq.heappush(self._crossings, (at, self.state.seq[job.spec.id], job.spec.id, job.start))
+
+    def next_crossing(self, now: float) -> float | None:
+        """The next time a running job crosses a queue threshold (entries of stopped runs are dropped)."""
+        heap, running = self._crossings, self.state.running
+        while heap:
+            at, _, jid, start = heap[0]
+            run = running.get(jid)
+            if at > now and run is not None and run.start == start:
+                return at
+            heapq.heappop(heap)
+        return None
+
     def wake_at(self, now: float) -> float | None:
         if not self.queue:
             return None
         times: list[float] = []
-        for r in self.state.running.values():
-            a = r.attained(now)
-            i = self.level(a)
-            if i < len(self.thresholds) and r.placement.gpus:
-                times.append(now + (self.thresholds[i] - a) / r.placement.gpus)
+        crossing = self.next_crossing(now)
+        if crossing is not None:
+            times.append(crossing)
         for j in self.by_wait:
             t = (j.queued_since or 0.0) + self.starve
             if t > now and self.level(j.attained) > 0:
