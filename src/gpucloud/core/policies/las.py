@@ -32,11 +32,12 @@ class LeastAttainedService(SortedQueue):
         self.starve = state.config.las_starvation
         super().__init__(state)
         self.by_wait = SortedKeyList(key=lambda j: (j.queued_since, seq[j.spec.id]))
-        self._victim_order: list[tuple[int, RunningJob]] | None = None
-        #: (time, seq, job id, run start): when a running job crosses a threshold — a heap, stale entries
-        #: (runs that stopped) are dropped lazily
+        #: (time, seq, job id, run start): when a running job crosses a threshold — a heap; entries of runs
+        #: that stopped are dropped lazily
         self._crossings: list[tuple[float, int, str, float]] = []
-        self._ranked_at = -1.0
+        #: the queue of each running job, and per queue its preemptible running jobs, newest first
+        self._level_of: dict[str, int] = {}
+        self._by_level: dict[int, SortedKeyList] = {}
 
     def level(self, attained: float) -> int:
         return bisect.bisect_right(self.thresholds, attained)
@@ -80,33 +81,58 @@ class LeastAttainedService(SortedQueue):
     def may_preempt(self) -> bool:
         return True
 
-    def _ranked(self, now: float) -> list[tuple[int, RunningJob]]:
-        """Preemptible running jobs with their queue, highest queue (most service) and newest first; computed
-        once per cycle."""
-        if self._ranked_at != now or self._victim_order is None:
-            ranked = [(self.level(r.attained(now)), r) for r in self.state.running.values() if r.spec.preemptible]
-            ranked.sort(key=lambda x: (-x[0], -x[1].start, self.state.seq[x[1].spec.id]))
-            self._victim_order, self._ranked_at = ranked, now
-        return self._victim_order
+    def _bucket(self, level: int) -> SortedKeyList:
+        bucket = self._by_level.get(level)
+        if bucket is None:
+            seq = self.state.seq
+            bucket = self._by_level[level] = SortedKeyList(key=lambda r: (-r.start, seq[r.spec.id]))
+        return bucket
 
-    def begin_cycle(self, now: float) -> None:
-        super().begin_cycle(now)
-        self._victim_order = None
+    def _advance(self, now: float) -> None:
+        """Move running jobs whose service crossed a threshold by ``now`` up one queue."""
+        heap, running = self._crossings, self.state.running
+        while heap and heap[0][0] <= now:
+            _, _, jid, start = heapq.heappop(heap)
+            run = running.get(jid)
+            if run is None or run.start != start:
+                continue
+            old = self._level_of[jid]
+            self._level_of[jid] = old + 1
+            if run.spec.preemptible:
+                self._by_level[old].remove(run)
+                self._bucket(old + 1).add(run)
+
+    def _ranked(self, now: float) -> Iterator[tuple[int, RunningJob]]:
+        """Preemptible running jobs with their queue: the highest queue (most service) first, newest first."""
+        self._advance(now)
+        for level in sorted(self._by_level, reverse=True):
+            for run in self._by_level[level]:
+                yield level, run
 
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         mine = self.rank(job, now)[1]
         return self.ranked_victims(job, self._ranked(now), lambda level: level > mine)
 
     def started(self, job: RunningJob) -> None:
-        """Note when the job will cross each queue threshold it has not crossed yet."""
+        """File the job under its queue and note when it will cross each threshold it has not crossed yet."""
+        level = self.level(job.attained_before)
+        self._level_of[job.spec.id] = level
+        if job.spec.preemptible:
+            self._bucket(level).add(job)
         gpus = job.placement.gpus
         for threshold in self.thresholds:
             if threshold > job.attained_before and gpus:
                 at = job.start + (threshold - job.attained_before) / gpus
                 heapq.heappush(self._crossings, (at, self.state.seq[job.spec.id], job.spec.id, job.start))
 
+    def stopped(self, job: RunningJob) -> None:
+        level = self._level_of.pop(job.spec.id)
+        if job.spec.preemptible:
+            self._by_level[level].remove(job)
+
     def next_crossing(self, now: float) -> float | None:
         """The next time a running job crosses a queue threshold (entries of stopped runs are dropped)."""
+        self._advance(now)
         heap, running = self._crossings, self.state.running
         while heap:
             at, _, jid, start = heap[0]
