@@ -4,6 +4,10 @@ time left. An oracle lower bound for comparing the other policies."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from sortedcontainers import SortedKeyList
+
 from gpucloud.core.policies.base import POLICIES, Mode
 from gpucloud.core.policies.fifo import SortedQueue
 from gpucloud.core.state import SchedulerState
@@ -14,6 +18,11 @@ def _remaining(j: PendingJob) -> float:
     return j.spec.walltime if j.remaining is None else j.remaining
 
 
+def _left(r: RunningJob) -> float:
+    """Time left when the run started."""
+    return r.spec.walltime if r.remaining is None else r.remaining
+
+
 @POLICIES.register("srtf")
 class ShortestRemainingFirst(SortedQueue):
     name = "srtf"
@@ -21,7 +30,10 @@ class ShortestRemainingFirst(SortedQueue):
 
     def __init__(self, state: SchedulerState) -> None:
         super().__init__(state)
-        self._ranked: list[tuple[float, RunningJob]] | None = None
+        seq = state.seq
+        #: preemptible running jobs, the most time left first. Time left falls at the same rate for all of
+        #: them, so the order is fixed: by the time each would end (start + time left at its start).
+        self._by_end = SortedKeyList(key=lambda r: (-(r.start + _left(r)), -r.start, seq[r.spec.id]))
 
     def queue_key(self, job: PendingJob) -> tuple[float, ...]:
         return (-job.spec.priority, _remaining(job), job.spec.submit_time, self.state.seq[job.spec.id])
@@ -29,17 +41,17 @@ class ShortestRemainingFirst(SortedQueue):
     def may_preempt(self) -> bool:
         return True
 
-    def begin_cycle(self, now: float) -> None:
-        super().begin_cycle(now)
-        self._ranked = None
+    def started(self, job: RunningJob) -> None:
+        if job.spec.preemptible:
+            self._by_end.add(job)
 
-    def _by_remaining(self, now: float) -> list[tuple[float, RunningJob]]:
-        """Preemptible running jobs, the most time left first; computed once per cycle."""
-        if self._ranked is None:
-            ranked = [(r.remaining_at(now), r) for r in self.state.running.values() if r.spec.preemptible]
-            ranked.sort(key=lambda x: (-x[0], -x[1].start, self.state.seq[x[1].spec.id]))
-            self._ranked = ranked
-        return self._ranked
+    def stopped(self, job: RunningJob) -> None:
+        if job.spec.preemptible:
+            self._by_end.remove(job)
+
+    def _by_remaining(self, now: float) -> Iterator[tuple[float, RunningJob]]:
+        for run in self._by_end:
+            yield run.remaining_at(now), run
 
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         mine = _remaining(job)
