@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench_submit import ROOT, all_jobs, job_counts, member_token, pct, server, submit_many
+from bench_submit import CLIENTS, ROOT, all_jobs, job_counts, member_token, pct, server, submit_many
 
 
 def main() -> None:
@@ -19,13 +19,15 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--cluster", default=str(ROOT / "examples/clusters/gpu-cloud-10k.yaml"))
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--client", default="lean", choices=CLIENTS)
+    ap.add_argument("--workers", type=int, default=None, help="the server's --workers (default: the server's)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
 
     body = {"argv": ["true"], "num_gpus": 1, "walltime": 3600}
-    with server(args.cluster, "noop", keep=args.keep) as srv:
+    with server(args.cluster, "noop", keep=args.keep, workers=args.workers) as srv:
         token = member_token(srv.url, srv.admin_token)
-        run = submit_many(srv.url, token, args.jobs, args.concurrency, body)
+        run = submit_many(srv.url, token, args.jobs, args.concurrency, body, args.client)
         deadline = time.monotonic() + args.timeout
         while True:
             counts = job_counts(srv.url)
@@ -38,7 +40,8 @@ def main() -> None:
     starts = [j["started_at"] for j in jobs if j["started_at"] is not None]
     waits = [j["started_at"] - j["submitted_at"] for j in jobs if j["started_at"] is not None]
     print(f"burst: {len(run.ids)} one-GPU jobs on {args.cluster.rsplit('/', 1)[-1]} (noop executor, SQLite), "
-          f"submitted in {run.elapsed:.2f}s ({run.rate:,.0f}/s) from {args.concurrency} connections")
+          f"submitted in {run.elapsed:.2f}s ({run.rate:,.0f}/s) from {args.concurrency} connections "
+          f"({args.client} client, server --workers {args.workers or 'default'})")
     print(f"  all {len(starts)} admitted and started {max(starts) - run.started:.2f}s after the first submit, "
           f"{max(starts) - run.last_ack:.2f}s after the last acknowledged one")
     print(f"  submit-to-start: p50 {pct(waits, 50):.3f}s, p99 {pct(waits, 99):.3f}s")

@@ -15,8 +15,8 @@ from server_proc import ServerProcess
 def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     made: list[ServerProcess] = []
 
-    def make(cluster: str = "2x4:H100", tick: float = 0.1) -> ServerProcess:
-        server = ServerProcess(tmp_path / f"data{len(made)}", cluster, tick)
+    def make(cluster: str = "2x4:H100", tick: float = 0.1, workers: int = 1) -> ServerProcess:
+        server = ServerProcess(tmp_path / f"data{len(made)}", cluster, tick, workers)
         made.append(server)
         server.start()
         return server

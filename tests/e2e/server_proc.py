@@ -39,10 +39,12 @@ def gpucloud_command() -> list[str]:
 class ServerProcess:
     """One ``gpucloud server`` process at a time on ``data_dir``; :meth:`start` again after :meth:`kill9`."""
 
-    def __init__(self, data_dir: Path, cluster: str, tick: float = 0.1) -> None:
+    def __init__(self, data_dir: Path, cluster: str, tick: float = 0.1, workers: int = 1) -> None:
         self.data_dir = data_dir
         self.cluster = cluster
         self.tick = tick
+        #: ``--workers``: 1 is one process; more is a supervisor with that many API processes and a loop process
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.token: str | None = None
@@ -63,7 +65,7 @@ class ServerProcess:
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [*gpucloud_command(), "server", "--data-dir", str(self.data_dir), "--cluster", self.cluster,
-                 "--port", str(self.port), "--tick", str(self.tick), "--verbose"],
+                 "--port", str(self.port), "--tick", str(self.tick), "--workers", str(self.workers), "--verbose"],
                 stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -81,6 +83,19 @@ class ServerProcess:
         for line in log.read_text().splitlines():
             if "operator token:" in line:
                 self.printed_token = self.token = line.split("operator token:", 1)[1].strip()
+
+    def children(self) -> list[int]:
+        """Pids of the server's own child processes (the API and loop processes of ``--workers N``; not the
+        job wrappers that a single-process server starts)."""
+        assert self.proc is not None
+        out: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                for pid in task.read_text().split():
+                    with contextlib.suppress(OSError):
+                        if b"gpucloud.service.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                            out.append(int(pid))
+        return out
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from server_proc import ServerProcess, wait_for
 
 from gpucloud.service.control.recovery import HALF_LAUNCHED
@@ -31,6 +32,14 @@ def all_jobs(client: httpx.Client) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
         if cursor is None:
             return out
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def job_body(i: int, markers: Path) -> dict[str, Any]:
@@ -66,10 +75,13 @@ class Submitter(threading.Thread):
             self.unacked.append(i)
 
 
-def test_kill9_during_submissions_loses_nothing_and_runs_nothing_twice(server_factory: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill9_during_submissions_loses_nothing_and_runs_nothing_twice(server_factory: Any, tmp_path: Path,
+                                                                      workers: int) -> None:
+    """``workers=2``: ``kill -9`` of the supervisor; its API and loop processes must die with it."""
     markers = tmp_path / "markers.txt"
     markers.touch()
-    server: ServerProcess = server_factory(cluster="2x4:H100")
+    server: ServerProcess = server_factory(cluster="2x4:H100", workers=workers)
     with server.client() as c:
         assert c.post("/api/v1/orgs", json={"name": "lab"}).status_code == 201
         submitter = Submitter(server, markers)
@@ -77,7 +89,10 @@ def test_kill9_during_submissions_loses_nothing_and_runs_nothing_twice(server_fa
         wait_for("acknowledged submissions", lambda: len(submitter.acked) >= KILL_AFTER_ACKS)
         wait_for("a running job", lambda: c.get("/api/v1/jobs", params={"state": "running"}).json()["items"])
         running_at_kill = {j["id"] for j in c.get("/api/v1/jobs", params={"state": "running"}).json()["items"]}
+    children = server.children()
+    assert len(children) == (0 if workers == 1 else workers + 1)
     server.kill9()
+    wait_for("no orphaned server process", lambda: not [p for p in children if _alive(p)], timeout=5)
     submitter.join(30)
     assert not submitter.is_alive()
     assert submitter.unacked, "the kill should have interrupted the stream"

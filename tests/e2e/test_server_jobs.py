@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from server_proc import ServerProcess, wait_for
 
 
-def test_walltime_cancel_logs_and_metrics(server_factory: Any) -> None:
-    server: ServerProcess = server_factory(cluster="1x4:H100")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_walltime_cancel_logs_and_metrics(server_factory: Any, workers: int) -> None:
+    """``workers=2``: API processes and a separate loop process (wake-ups, metrics summed over processes)."""
+    server: ServerProcess = server_factory(cluster="1x4:H100", workers=workers)
     with server.client() as c:
         assert c.post("/api/v1/orgs", json={"name": "lab"}).status_code == 201
 

@@ -49,8 +49,8 @@ def server(
                                         help="seconds between control loop ticks when nothing wakes it")] = 0.5,
     workers: Annotated[int | None, typer.Option(
         "--workers", envvar="GPUCLOUD_WORKERS", show_envvar=True, min=1,
-        help="API processes (default: one per CPU core, at most 8); more than 1 adds one control loop process "
-             "under a supervisor; 1 runs everything in one process")] = None,
+        help="API processes (default: 1 on up to 2 CPU cores, else half the cores, at most 8); more than 1 "
+             "adds one control loop process under a supervisor; 1 runs everything in one process")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log the control loop's actions")] = False,
 ) -> None:
     """Start the gpucloud server: REST API, control loop, and /metrics."""

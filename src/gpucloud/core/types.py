@@ -105,6 +105,8 @@ class WaitReason:
     RESERVED = "would delay the head job's reservation"
     PREEMPTING = "waiting for preempted jobs to stop"
     UNSCHEDULABLE = "no node in the cluster can ever fit it"
+    #: the job's project cannot cover the hold of its walltime (set by the service when budgets are on)
+    BUDGET = "budget"
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ API package needs no change.
 
 from __future__ import annotations
 
+import os
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +32,11 @@ SUBMIT_PATH = "/api/v1/jobs"
 TICK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 ASGIApp = Callable[..., Any]
+
+
+def multiprocess_dir() -> str | None:
+    """The directory of shared metric files (``PROMETHEUS_MULTIPROC_DIR``), if this is one process of several."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class StateCollector(Collector):
@@ -68,11 +75,18 @@ class Metrics:
     def __init__(self, sessions: sessionmaker[Session], cluster: Callable[[], Cluster]) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(StateCollector(sessions, cluster))
+        # ``gpucloud server --workers N`` sets PROMETHEUS_MULTIPROC_DIR for its processes: the counters and the
+        # histogram then live in files there, and every API worker reports the sum over all processes (the
+        # control loop's ticks included). Without it, they are ordinary in-process metrics.
+        shared = multiprocess_dir() is not None
+        if shared:
+            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+        own = None if shared else self.registry
         self.tick_seconds = Histogram(
             "gpucloud_control_cycle_seconds", "Duration of control loop cycles; scheduled=yes when the core ran",
-            ["scheduled"], buckets=TICK_BUCKETS, registry=self.registry)
+            ["scheduled"], buckets=TICK_BUCKETS, registry=own)
         self.submits = Counter("gpucloud_submits", "Job submissions by outcome (created, duplicate, rejected)",
-                               ["outcome"], registry=self.registry)
+                               ["outcome"], registry=own)
 
     def observe_tick(self, seconds: float, scheduled: bool) -> None:
         """The control loop's ``on_cycle`` hook."""
@@ -85,7 +99,8 @@ class Metrics:
     def install(self, app: FastAPI) -> None:
         """Mount ``/metrics`` and count submissions."""
         app.mount("/metrics", make_asgi_app(registry=self.registry))
-        app.add_middleware(_SubmitCounter, metrics=self)
+        app.add_middleware(_SubmitCounter, metrics=self)  # what the fast path passes on to the route
+        app.state.gpucloud.count_submit = self.count_submit  # what the fast path answers itself
 
 
 class _SubmitCounter:

@@ -83,19 +83,29 @@ class _Uvicorn(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def banner(url: str, settings: Settings, database: str, token: str | None) -> list[str]:
+    """What the server prints when it starts; the operator token only on the very first start."""
+    lines = [f"gpucloud server: {url} (API docs: {url}/docs, metrics: {url}/metrics)",
+             f"  database: {database}; executor: {settings.executor}; policy: {settings.policy}; "
+             f"data: {settings.data_dir}"]
+    if token is not None:
+        lines += ["", "First start: an operator account 'admin' was created. Its token is shown ONCE; store it now:",
+                  f"  operator token: {token}", f"  e.g.: gpucloud login --url {url} --token {token}", ""]
+    return lines
+
+
 def serve(settings: Settings, *, interval_s: float = 0.5, say: Callable[[str], Any] = print,
-          log_level: str = "warning") -> None:
-    """Run the server in this process until SIGTERM/SIGINT."""
+          log_level: str = "warning", workers: int = 1, verbose: bool = False) -> int:
+    """Run the server until SIGTERM/SIGINT; the exit status. ``workers`` > 1: that many API processes and one
+    control loop process under a supervisor (:mod:`gpucloud.service.workers`); 1: everything in this process."""
+    if workers > 1:
+        from gpucloud.service.workers import supervise
+
+        return supervise(settings, workers=workers, interval_s=interval_s, say=say, log_level=log_level,
+                         verbose=verbose)
     server = build_server(settings, interval_s=interval_s)
-    say(f"gpucloud server: {server.url} (API docs: {server.url}/docs, metrics: {server.url}/metrics)")
-    say(f"  database: {_redact(settings.database_url)}; executor: {settings.executor}; policy: {settings.policy}; "
-        f"data: {settings.data_dir}")
-    if server.ctx.bootstrap_token is not None:
-        say("")
-        say("First start: an operator account 'admin' was created. Its token is shown ONCE; store it now:")
-        say(f"  operator token: {server.ctx.bootstrap_token}")
-        say(f"  e.g.: gpucloud login --url {server.url} --token {server.ctx.bootstrap_token}")
-        say("")
+    for line in banner(server.url, settings, _redact(settings.database_url), server.ctx.bootstrap_token):
+        say(line)
     server.loop.start()
     config = uvicorn.Config(server.app, host=settings.host, port=settings.port, log_level=log_level,
                             access_log=False, lifespan="off")
@@ -105,6 +115,7 @@ def serve(settings: Settings, *, interval_s: float = 0.5, say: Callable[[str], A
         server.loop.stop()
         server.ctx.engine.dispose()
         say("gpucloud server stopped (running jobs keep running and are re-attached at the next start)")
+    return 0
 
 
 def _redact(url: str) -> str:

@@ -15,6 +15,8 @@ in one batch) yields the one job, with ``created`` false.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -179,27 +181,45 @@ class Committed:
     created: bool
 
 
+#: A waiting submission's future: a thread future (:meth:`GroupCommitter.submit`) or an asyncio future with its
+#: event loop (:meth:`GroupCommitter.submit_async`).
+Waiter = Future[Committed] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Committed]"]
+_Item = tuple[Prepared, Waiter]
+
+
 class GroupCommitter:
     """One writer thread that commits waiting submissions together; see the module docstring."""
 
     def __init__(self, sessions: sessionmaker[Session], on_commit: Callable[[], None] | None = None) -> None:
         self.sessions = sessions
         self.on_commit = on_commit
-        self._queue: queue.SimpleQueue[tuple[Prepared, Future[Committed]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.batches = 0
         self.committed = 0
 
-    def submit(self, prepared: Prepared) -> Future[Committed]:
-        """Queue one submission; the future resolves after its transaction committed (or with its error)."""
+    def _ensure_thread(self) -> None:
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="gpucloud-submit-writer", daemon=True)
                     self._thread.start()
+
+    def submit(self, prepared: Prepared) -> Future[Committed]:
+        """Queue one submission; the future resolves after its transaction committed (or with its error)."""
+        self._ensure_thread()
         fut: Future[Committed] = Future()
         self._queue.put((prepared, fut))
+        return fut
+
+    def submit_async(self, prepared: Prepared) -> asyncio.Future[Committed]:
+        """Like :meth:`submit`, from a coroutine: the asyncio future is resolved on its own event loop, with one
+        wake-up of that loop per batch (not one per submission, as ``asyncio.wrap_future`` would need)."""
+        self._ensure_thread()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Committed] = loop.create_future()
+        self._queue.put((prepared, (loop, fut)))
         return fut
 
     def _run(self) -> None:
@@ -210,29 +230,30 @@ class GroupCommitter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            outcomes: list[tuple[Waiter, Committed | BaseException]] = []
             try:
-                self._commit_batch(batch)
+                self._commit_batch(batch, outcomes)
             except BaseException:  # never let the writer die
                 log.exception("submit writer failed")
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(RuntimeError("the submission could not be stored"))
+                settled = {id(w) for w, _ in outcomes}
+                outcomes += [(w, RuntimeError("the submission could not be stored")) for _, w in batch
+                             if id(w) not in settled]
+            _settle(outcomes)
 
-    def _commit_batch(self, batch: list[tuple[Prepared, Future[Committed]]]) -> None:
+    def _commit_batch(self, batch: list[_Item], outcomes: list[tuple[Waiter, Committed | BaseException]]) -> None:
         try:
             results = self._write([p for p, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                outcomes.append((batch[0][1], exc))
                 return
             log.info("a batch of %d submissions failed (%s); committing them one by one", len(batch), exc)
             for item in batch:
-                self._commit_batch([item])
+                self._commit_batch([item], outcomes)
             return
         self.batches += 1
         self.committed += len(batch)
-        for (_, fut), result in zip(batch, results, strict=True):
-            fut.set_result(result)
+        outcomes += [(w, result) for (_, w), result in zip(batch, results, strict=True)]
         if self.on_commit is not None and any(r.created for r in results):
             self.on_commit()
 
@@ -278,3 +299,30 @@ class GroupCommitter:
                     assert first is not None
                     results[i] = Committed(first.job_id, False)
         return [r for r in results if r is not None]
+
+
+def _settle(outcomes: list[tuple[Waiter, Committed | BaseException]]) -> None:
+    """Resolve every waiter: thread futures here, asyncio futures by one callback per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Committed], Committed | BaseException]]] = {}
+    for waiter, outcome in outcomes:
+        if isinstance(waiter, Future):
+            if not waiter.done():
+                if isinstance(outcome, BaseException):
+                    waiter.set_exception(outcome)
+                else:
+                    waiter.set_result(outcome)
+        else:
+            by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, items)
+
+
+def _resolve(items: list[tuple[asyncio.Future[Committed], Committed | BaseException]]) -> None:
+    for fut, outcome in items:
+        if fut.done():  # the request was cancelled (client gone); the job is stored all the same
+            continue
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)

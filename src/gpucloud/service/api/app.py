@@ -12,12 +12,25 @@ from gpucloud.model.cluster_file import load_cluster
 from gpucloud.service.api.context import AppContext
 from gpucloud.service.api.errors import install_error_handlers
 from gpucloud.service.api.fastsubmit import FastSubmit
-from gpucloud.service.api.routers import cluster, health, jobs, me, orgs, projects, queue, quotas, tokens, users
+from gpucloud.service.api.routers import (
+    budgets,
+    cluster,
+    health,
+    jobs,
+    me,
+    orgs,
+    projects,
+    queue,
+    quotas,
+    tokens,
+    users,
+)
 from gpucloud.service.api.schemas import ErrorOut, ValidationErrorOut
 from gpucloud.service.auth import ensure_operator
 from gpucloud.service.settings import Settings
 from gpucloud.service.store.engine import make_engine, make_sessionmaker
 from gpucloud.service.store.migrate import upgrade_engine
+from gpucloud.web import mount_dashboard
 
 API_PREFIX = "/api/v1"
 
@@ -55,10 +68,14 @@ def create_app(
     app.state.sessions = sessions
     app.state.token_cache = ctx.token_cache
     install_error_handlers(app)
-    app.add_middleware(FastSubmit, ctx=ctx)  # the hot path of POST /api/v1/jobs; everything else passes through
+    # The hot path of POST /api/v1/jobs sits in front of the whole middleware stack (ServerErrorMiddleware,
+    # body limit, exception handling, routing); everything else passes through to the stack unchanged.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: FastSubmit(build_stack(), ctx)  # type: ignore[method-assign]
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (me, cluster, orgs, projects, users, tokens, quotas, jobs, queue):
+    for module in (me, cluster, orgs, projects, users, tokens, quotas, jobs, queue, budgets):
         api.include_router(module.router)
     app.include_router(api)
+    mount_dashboard(app)  # the dashboard: / and /static/ (src/gpucloud/web)
     return app

@@ -32,6 +32,10 @@ class AppContext:
     on_change: Callable[[], None] | None = None
     #: The operator token created on the very first start (None on later starts); the server prints it.
     bootstrap_token: str | None = None
+    #: Counts a submission's answer by HTTP status (``/metrics``); the fast path calls it for what it answers.
+    count_submit: Callable[[int], None] | None = None
+    #: Called after an API-initiated cluster reload (``gpucloud server --workers N``: tell the other processes).
+    on_reload: Callable[[], None] | None = None
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     token_cache: TokenCache = field(default_factory=TokenCache, repr=False)
     tenants: TenantCache = field(init=False, repr=False)
@@ -45,15 +49,21 @@ class AppContext:
         if self.on_change is not None:
             self.on_change()
 
-    def reload_cluster(self) -> Cluster:
+    def reload_cluster(self, *, announce: bool = True) -> Cluster:
         """Load ``settings.cluster_file`` again; raises :class:`gpucloud.errors.InputError` if it is invalid
-        (the old cluster stays). Bumps the scheduler version and notifies the loop."""
+        (the old cluster stays). Bumps the scheduler version and notifies the loop, and the other processes of
+        a ``--workers N`` server through ``on_reload`` (``announce=False``: this process only, no bump: it
+        follows a reload another process announced)."""
         with self._reload_lock:
             cluster = load_cluster(self.settings.cluster_file)
-            with self.sessions.begin() as session:
-                bump_version(session)
+            if announce:
+                with self.sessions.begin() as session:
+                    bump_version(session)
             self.cluster = cluster
-        self.notify()
+        if announce:
+            if self.on_reload is not None:
+                self.on_reload()
+            self.notify()
         return cluster
 
 

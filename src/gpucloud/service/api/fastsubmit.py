@@ -14,7 +14,6 @@ through, so the route's own attempt is the only one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -85,12 +84,14 @@ class FastSubmit:
             await self.app(scope, replay, send)  # the route answers: 422 naming the field, 403, ...
             return
         try:
-            done = await asyncio.wrap_future(self.ctx.committer.submit(prepared))
+            done = await self.ctx.committer.submit_async(prepared)
         except Exception:  # not committed: let the route try (and report) it
             log.info("fast submit failed before its commit; passing it to the route", exc_info=True)
             await self.app(scope, replay, send)
             return
         assert done.created  # only submissions without an idempotency key come this way
+        if self.ctx.count_submit is not None:
+            self.ctx.count_submit(201)
         out = response_fields(prepared, done.job_id)
         data = json.dumps(out, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
         await send({"type": "http.response.start", "status": 201,

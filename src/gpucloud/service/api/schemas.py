@@ -91,6 +91,9 @@ class JobEventOut(_Out):
 
 class JobDetail(JobOut):
     events: list[JobEventOut]
+    estimated_cost: str | None = Field(default=None, description="points held for the current or last run "
+                                       "(its full walltime); null when budgets are off")
+    final_cost: str | None = Field(default=None, description="points charged over the job's ended runs")
 
 
 class SubmitOut(JobOut):

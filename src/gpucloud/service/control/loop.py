@@ -266,7 +266,8 @@ class ControlLoop:
                 job.state = JobState.PREEMPTING
                 job.stop = Stop(StopKind.PREEMPT, now)
                 self.executor.terminate(job.handle)
-        rows = schedule.admit(self.txns, result.admissions, built.scheduler.cluster, now)
+        refused: dict[int, str] = {}
+        rows = schedule.admit(self.txns, result.admissions, built.scheduler.cluster, now, refused)
         self.stats.admitted += len(rows)
         launched = schedule.launch(self.executor, rows, self.data_dir, self.env)
         self.stats.launched += len(launched.handles)
@@ -276,4 +277,4 @@ class ControlLoop:
         started = {r.id: Tracked(r.id, JobState.RUNNING, launched.handles[r.id], now, r.walltime_s, r.grace_s,
                                  bool(r.cancel_requested)) for r in rows if r.id in launched.handles}
         self._record_starts(started, launched.failures, now)
-        schedule.store_queue_info(self.sessions, snap, result, built.unschedulable)
+        schedule.store_queue_info(self.sessions, snap, result, {**built.unschedulable, **refused})

@@ -44,9 +44,12 @@ def preempt(txns: Transactions, preemptions: Sequence[Preemption], now: float) -
         Step(JobState.PREEMPTING, PREEMPTED_FOR.format(for_job=p.for_job, why=p.reason), now),)) for p in preemptions]
     return txns.apply(changes).applied
 
-def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster, now: float) -> list[JobValues]:
+def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster, now: float,
+          refused: dict[int, str] | None = None) -> list[JobValues]:
     """Move admitted jobs to ``admitted`` with their placement (one transaction; on PostgreSQL rows another
-    transaction holds are skipped until the next cycle); the committed rows."""
+    transaction holds are skipped until the next cycle); the committed rows. Admissions whose project cannot
+    pay its hold (budgets, see :mod:`gpucloud.service.budgets`) stay pending: their wait reasons go to
+    ``refused``."""
     if not admissions:
         return []
     changes: list[Change] = []
@@ -56,6 +59,8 @@ def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster,
         changes.append(Change(int(a.job_id), PENDING, (Step(JobState.ADMITTED, f"admitted on {where}", now, {
             "placement": nodes, "gpu_type": a.placement.gpu_type}),), unless_cancel_requested=True))
     out = txns.apply(changes, skip_locked=True)
+    if refused is not None:
+        refused.update(out.refused)
     return [out.rows[jid] for jid in out.applied]
 
 def log_dir_of(data_dir: Path, job_id: int) -> Path:
@@ -112,6 +117,11 @@ def _launch_pool() -> ThreadPoolExecutor:
 def launch_one(executor: Executor, row: LaunchRow, data_dir: Path, env: Mapping[str, str]) -> Handle | str:
     """Journal the intent, launch, journal the handle; the handle, or why the job cannot start."""
     spec = launch_spec(row, data_dir, env)
+    if not getattr(executor, "side_effects", True):  # e.g. the no-op executor: launching twice starts nothing
+        try:
+            return executor.launch(spec)
+        except Exception as exc:
+            return f"the executor failed to launch it: {exc}"
     journal = LaunchJournal(spec.log_dir, row.run_count + 1)
     try:
         journal.write_intent()
@@ -176,7 +186,7 @@ def store_queue_info(sessions: sessionmaker[Session], snap: Snapshot, result: Cy
     Plain column updates without the row version: they never conflict with a user's change of the job."""
     reasons = {int(jid): why for jid, why in result.waiting.items()}
     reasons.update(extra_reasons)
-    admitted = {int(a.job_id) for a in result.admissions}
+    admitted = {int(a.job_id) for a in result.admissions} - set(extra_reasons)
     pending = {row.id: row for row in snap.pending if row.id not in admitted}
     ranks = order_keys([int(jid) for jid in result.order], {jid: row.queue_rank for jid, row in pending.items()})
     params: list[dict[str, object]] = []

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from gpucloud.model.job import JobState
+from gpucloud.service import budgets
 from gpucloud.service.store.engine import bump_version, is_postgres, scheduler_version
 from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, ProjectRow, UserRow
 from gpucloud.service.transitions import IllegalTransition, transition
@@ -86,6 +87,8 @@ class Outcome:
     failed: list[int] = field(default_factory=list)
     #: the committed values of the applied jobs
     rows: dict[int, JobValues] = field(default_factory=dict)
+    #: admissions refused because the project cannot pay (job id → wait reason); left pending
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 class Transactions:
@@ -129,6 +132,7 @@ class Transactions:
                     continue
                 out.applied += part.applied
                 out.skipped += part.skipped
+                out.refused.update(part.refused)
                 out.rows.update(part.rows)
                 break
         return out
@@ -139,7 +143,8 @@ class Transactions:
         out = Outcome()
         with self.own() as session:
             rows = lock_for_update(session, [c.job_id for c in changes], skip_locked=skip_locked)
-            events: list[dict[str, Any]] = []
+            events: dict[int, list[dict[str, Any]]] = {}
+            money: list[tuple[str, Any, float]] = []
             for change in changes:
                 row = rows.get(change.job_id)
                 if row is None or row.state not in change.expect or (
@@ -155,12 +160,20 @@ class Transactions:
                     row.undo()
                     out.skipped.append(change.job_id)
                     continue
-                events += mine
+                events[change.job_id] = mine
                 out.applied.append(change.job_id)
                 out.rows[change.job_id] = row
+                money.append((row._read["state"], row, change.steps[-1].at))
+            refused = budgets.on_job_changes(session, money) if money else {}
+            for jid, why in refused.items():  # the project cannot pay: not admitted, waits for a top-up
+                out.rows.pop(jid).undo()
+                out.applied.remove(jid)
+                del events[jid]
+                out.refused[jid] = why
             write_jobs(session, list(out.rows.values()))
-            if events:
-                session.connection().execute(insert(events_table()), events)
+            all_events = [e for mine in events.values() for e in mine]
+            if all_events:
+                session.connection().execute(insert(events_table()), all_events)
         return out
 
 

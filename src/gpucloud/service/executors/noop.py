@@ -14,6 +14,9 @@ from gpucloud.service.executors.base import ExitStatus, Handle, LaunchSpec
 
 class NoopExecutor:
     name: str = "noop"
+    #: Launching starts nothing, so the loop keeps no launch journal for it: after a restart an ``admitted`` job
+    #: simply goes back to the queue (see ``control/recovery.py``).
+    side_effects: bool = False
 
     def __init__(self, delay_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         if delay_s < 0:

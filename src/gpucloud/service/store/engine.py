@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, Table, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,13 +69,18 @@ def lock_jobs(session: Session, ids: Sequence[int]) -> list[JobRow]:
     return list(session.scalars(stmt).unique())
 
 
+_STATE = SchedulerStateRow.__table__
+assert isinstance(_STATE, Table)
+# Core statements (not ORM ones): they run several times per loop cycle and per group commit.
+_BUMP = update(_STATE).where(_STATE.c.id == 1).values(version=_STATE.c.version + 1)
+_VERSION = select(_STATE.c.version).where(_STATE.c.id == 1)
+
+
 def bump_version(session: Session) -> None:
     """Mark that something a scheduling decision depends on changed (in the current transaction)."""
-    session.execute(
-        update(SchedulerStateRow).where(SchedulerStateRow.id == 1).values(version=SchedulerStateRow.version + 1)
-    )
+    session.connection().execute(_BUMP)
 
 
 def scheduler_version(session: Session) -> int:
     """The current change counter; a control loop can skip a cycle while it stays the same."""
-    return session.scalar(select(SchedulerStateRow.version).where(SchedulerStateRow.id == 1)) or 0
+    return session.connection().execute(_VERSION).scalar() or 0

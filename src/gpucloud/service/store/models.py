@@ -6,22 +6,26 @@ them as strings (``str(job.id)``).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -186,3 +190,79 @@ class SchedulerStateRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- money (issue 4): tariffs, budgets, the append-only ledger ------------------------------------------------
+
+_QUANTUM = Decimal("0.0001")
+
+
+class Points(TypeDecorator[Decimal]):
+    """Points: ``NUMERIC(20, 4)`` on PostgreSQL; on SQLite (which has no exact decimal type) the Decimal's
+    text. Never a float either way."""
+
+    impl = Numeric(20, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(20, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(_QUANTUM)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(_QUANTUM)
+
+
+class TariffRow(Base):
+    """One tariff version (from a tariff file or the API). ``spec`` is the file's mapping for it, numbers as
+    strings (exact decimals)."""
+
+    __tablename__ = "tariffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    valid_from: Mapped[float] = mapped_column(Float, unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class BudgetRow(Base):
+    """A project's budget settings; the balance is derived from the ledger. Locked ``FOR UPDATE`` (PostgreSQL)
+    by every ledger operation on the project."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), unique=True)
+    cap: Mapped[Decimal | None] = mapped_column(Points(), nullable=True)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class LedgerEntryRow(Base):
+    """One ledger line (:class:`gpucloud.money.ledger.Entry`): append-only, never updated or deleted.
+    ``ref`` is the run (``<job id>#<run>``) or empty (NULL) for top-ups and expiries; (ref, kind) is unique so
+    a repeated settle can never charge twice. ``detail``: the run of a hold, the usage record of a charge."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("ref", "kind", name="uq_ledger_entries_ref_kind"),
+        Index("ix_ledger_entries_project_id_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Points())
+    ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    at: Mapped[float] = mapped_column(Float)
+    subsidy: Mapped[Decimal] = mapped_column(Points())
+    programme: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

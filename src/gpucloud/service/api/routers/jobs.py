@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Literal
 
@@ -13,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gpucloud.errors import InputError
 from gpucloud.model.job import JobState
-from gpucloud.service import jobs
+from gpucloud.service import budgets, jobs
 from gpucloud.service.api.context import AppContext, Context
 from gpucloud.service.api.convert import job_detail, job_out
 from gpucloud.service.api.schemas import JobDetail, JobOut, JobPageOut, JobSubmit, LogOut, SubmitOut
@@ -50,7 +49,7 @@ async def submit_job(body: JobSubmit, ctx: Context, who: CurrentPrincipal) -> Re
             raise
         return existing  # an earlier submit with this key wins, as before validation
     try:
-        done = await asyncio.wrap_future(ctx.committer.submit(prepared))
+        done = await ctx.committer.submit_async(prepared)
     except IntegrityError:  # another server replica stored the same idempotency key meanwhile
         if req.idempotency_key is None:
             raise
@@ -104,7 +103,11 @@ def list_jobs(
 def get_job(job_id: int, ctx: Context, who: CurrentPrincipal) -> JobDetail:
     with ctx.sessions() as session:
         job = jobs.get_job(session, who, job_id)
-        return job_detail(job, jobs.job_events(session, job_id))
+        out = job_detail(job, jobs.job_events(session, job_id))
+        estimated, final = budgets.job_costs(session, job_id)
+        out.estimated_cost = None if estimated is None else str(estimated)
+        out.final_cost = None if final is None else str(final)
+        return out
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)

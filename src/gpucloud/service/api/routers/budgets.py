@@ -1,0 +1,151 @@
+"""Money: ``/api/v1/budgets`` (balances, the ledger, top-ups), ``/api/v1/tariffs`` and ``/api/v1/usage``.
+
+Everyone reads tariffs; users see the budgets of their org's projects, operators all; top-ups and tariff
+changes are the operator's. See :mod:`gpucloud.service.budgets`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
+
+from gpucloud.errors import InputError
+from gpucloud.money.points import is_points
+from gpucloud.money.tariff_file import tariffs_from_dict
+from gpucloud.money.usage import aggregate, to_csv
+from gpucloud.service import budgets
+from gpucloud.service.api.context import Context
+from gpucloud.service.auth import CurrentPrincipal, Forbidden
+from gpucloud.service.store.engine import bump_version
+
+router = APIRouter(tags=["money"])
+
+
+class BudgetOut(BaseModel):
+    org: str
+    project: str
+    balance: str
+    held: str
+    available: str
+    spent: str
+    cap: str | None
+    expires_at: float | None
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    kind: str
+    amount: str
+    subsidy: str
+    ref: str
+    at: float
+    note: str
+
+
+class LedgerPageOut(BaseModel):
+    items: list[LedgerEntryOut]
+    total: int
+
+
+class TopUp(BaseModel):
+    amount: str = Field(description="points, a decimal string with at most 4 decimals (e.g. \"100\")")
+    note: str = ""
+    expires_at: float | None = None
+    cap: str | None = None
+
+
+class TariffsIn(BaseModel):
+    tariffs: list[dict[str, Any]] = Field(description="tariff versions, as in a tariff file")
+
+
+def _points(field: str, text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InputError(field, "must be a decimal number of points", text) from None
+    if not is_points(value) or value < 0:
+        raise InputError(field, "must be a non-negative number of points with at most 4 decimals", text)
+    return value.quantize(Decimal("0.0001"))
+
+
+def _budget_out(org: str, project: str, b: Any) -> BudgetOut:
+    return BudgetOut(org=org, project=project, balance=str(b.balance), held=str(b.held), available=str(b.available),
+                     spent=str(b.spent), cap=None if b.cap is None else str(b.cap), expires_at=b.expires_at)
+
+
+@router.get("/budgets", response_model=list[BudgetOut])
+def list_budgets(ctx: Context, who: CurrentPrincipal) -> list[BudgetOut]:
+    """The budgets of the caller's org's projects (operators: every project)."""
+    if not who.is_operator and who.org_id is None:
+        return []
+    with ctx.sessions() as session:
+        rows = budgets.budgets(session, None if who.is_operator else who.org_id)
+        return [_budget_out(p.org.name, p.name, b) for p, b in rows]
+
+
+@router.get("/budgets/{org}/{project}/ledger", response_model=LedgerPageOut)
+def ledger(org: str, project: str, ctx: Context, who: CurrentPrincipal,
+           offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> LedgerPageOut:
+    with ctx.sessions() as session:
+        row = budgets.find_project(session, org, project)
+        if not who.sees_org(row.org_id):
+            raise Forbidden("you can only see the budgets of your own org")
+        entries, total = budgets.ledger_page(session, row, offset, limit)
+        return LedgerPageOut(total=total, items=[
+            LedgerEntryOut(id=e.id, kind=e.kind, amount=str(e.amount), subsidy=str(e.subsidy), ref=e.ref or "",
+                           at=e.at, note=e.note) for e in entries])
+
+
+@router.post("/budgets/{org}/{project}/topup", response_model=BudgetOut)
+def top_up(org: str, project: str, body: TopUp, ctx: Context, who: CurrentPrincipal) -> BudgetOut:
+    """Add points to a project's budget (operator); jobs waiting for budget are retried at once."""
+    who.require_operator()
+    amount = _points("amount", body.amount)
+    cap = None if body.cap is None else _points("cap", body.cap)
+    with ctx.sessions.begin() as session:
+        row = budgets.find_project(session, org, project)
+        b = budgets.top_up(session, row, amount, ctx.clock(), note=body.note, expires_at=body.expires_at, cap=cap)
+        bump_version(session)
+    ctx.notify()
+    return _budget_out(org, project, b)
+
+
+@router.get("/tariffs")
+def list_tariffs(ctx: Context, who: CurrentPrincipal) -> dict[str, Any]:
+    """The tariff versions, oldest first, in the tariff file's shape (prices as decimal strings)."""
+    with ctx.sessions() as session:
+        book = budgets.tariff_book(session)
+    return {"tariffs": [] if book is None else [budgets.tariff_to_json(t) for t in book.tariffs]}
+
+
+@router.post("/tariffs", status_code=status.HTTP_201_CREATED)
+def add_tariffs(body: TariffsIn, ctx: Context, who: CurrentPrincipal) -> dict[str, Any]:
+    """Add tariff versions (operator). Versions are never changed: a new price is a new version with a later
+    ``valid_from``. The first tariff turns budgets on: from then on jobs need points to start."""
+    who.require_operator()
+    book = tariffs_from_dict(body.model_dump(), ctx.cluster, where="request body")
+    with ctx.sessions.begin() as session:
+        added = budgets.add_tariffs(session, book, ctx.clock())
+        bump_version(session)
+    ctx.notify()
+    return {"added": [t.name for t in added]}
+
+
+@router.get("/usage", response_model=None)
+def usage(ctx: Context, who: CurrentPrincipal, month: str = Query(pattern=r"^\d{4}-\d{2}$"),
+          format: Literal["json", "csv"] = "json") -> Any:
+    """Usage of a UTC month by org × project × GPU type (operators: all orgs; others: their own org)."""
+    with ctx.sessions() as session:
+        records = budgets.usage_records(session)
+    if not who.is_operator:
+        records = [r for r in records if r.org == who.org]
+    rows = aggregate(records, month=budgets.check_month(month))
+    if format == "csv":
+        return Response(to_csv(rows), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="usage-{month}.csv"'})
+    return [{"month": r.month, "org": r.org, "project": r.project, "gpu_type": r.gpu_type, "runs": r.runs,
+             "gpu_hours": str(r.gpu_hours), "points": str(r.points), "subsidy": str(r.subsidy),
+             "charged": str(r.charged)} for r in rows]

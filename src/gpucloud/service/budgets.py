@@ -1,0 +1,355 @@
+"""Budgets and charging in the service: the pure rules of :mod:`gpucloud.money` applied to stored ledgers.
+
+Inactive until the operator configures a tariff (a row in ``tariffs``): with none, :func:`on_job_changes`
+does nothing and every job runs as before. With one:
+
+- pending → admitted: hold the full requested walltime at the tariff in force now (run ``<id>#<run>``);
+  refused (:class:`gpucloud.money.BudgetError`): the job is not admitted and waits with reason ``budget``;
+- a run that ends (succeeded, failed, cancelled, timed out) or is preempted (→ pending): settle it, charging
+  the time it ran and releasing the rest; an admitted job that never started: release its hold.
+
+Each operation reads the project's ledger state (balances derived from its entries), applies
+:class:`gpucloud.money.Ledger`'s rule and appends the entries it returns, in the caller's transaction. On
+PostgreSQL the project's budget row is locked ``FOR UPDATE`` first, so concurrent operations on one project
+run one after the other; the unique (ref, kind) on ``ledger_entries`` is the last guard against a double
+charge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from gpucloud.core.types import WaitReason
+from gpucloud.errors import InputError
+from gpucloud.model.job import JobState
+from gpucloud.money.ledger import Budget, BudgetError, Entry, EntryKind, Hold, JobRun, Ledger
+from gpucloud.money.points import ZERO
+from gpucloud.money.tariff import Tariff, TariffBook
+from gpucloud.money.usage import ChargeRecord, aggregate, monthly_csv
+from gpucloud.service.store.engine import is_postgres
+from gpucloud.service.store.errors import NotFound
+from gpucloud.service.store.models import BudgetRow, LedgerEntryRow, OrgRow, ProjectRow, TariffRow
+
+BUDGET = WaitReason.BUDGET
+RAN = frozenset({JobState.RUNNING.value, JobState.PREEMPTING.value})
+ENDS = frozenset({JobState.PENDING.value, JobState.SUCCEEDED.value, JobState.FAILED.value,
+                  JobState.CANCELLED.value, JobState.TIMED_OUT.value})
+
+
+def _table(model: Any) -> Table:
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t
+
+
+def project_key(org: str, project: str) -> str:
+    return f"{org}/{project}"
+
+
+# --- tariffs ---------------------------------------------------------------------------------------------------
+
+def tariff_to_json(t: Tariff) -> dict[str, Any]:
+    return {
+        "name": t.name, "description": t.description, "valid_from": t.valid_from,
+        "minimum_seconds": t.minimum_seconds, "increment_seconds": t.increment_seconds,
+        "points_per_gpu_hour": {k: str(v) for k, v in t.points_per_gpu_hour.items()},
+        "service_classes": {k: str(v) for k, v in t.service_multipliers.items()},
+        "priority_classes": {k: str(v) for k, v in t.priority_multipliers.items()},
+    }
+
+
+def tariff_from_json(d: Mapping[str, Any]) -> Tariff:
+    def dec(m: Mapping[str, Any]) -> dict[str, Decimal]:
+        return {k: Decimal(str(v)) for k, v in m.items()}
+
+    return Tariff(name=d["name"], valid_from=float(d["valid_from"]), description=d.get("description", ""),
+                  points_per_gpu_hour=dec(d["points_per_gpu_hour"]), service_multipliers=dec(d["service_classes"]),
+                  priority_multipliers=dec(d.get("priority_classes", {})),
+                  minimum_seconds=int(d.get("minimum_seconds", 0)),
+                  increment_seconds=int(d.get("increment_seconds", 0)))
+
+
+def tariff_book(session: Session) -> TariffBook | None:
+    """The configured tariff versions, or None when there are none (budgets inactive)."""
+    specs = session.execute(select(TariffRow.spec).order_by(TariffRow.valid_from)).scalars().all()
+    return TariffBook(tariff_from_json(s) for s in specs) if specs else None
+
+
+def add_tariffs(session: Session, book: TariffBook, now: float) -> list[Tariff]:
+    """Store the versions of ``book`` not stored yet (same name: skipped if identical, else an error)."""
+    existing = {r.name: r for r in session.scalars(select(TariffRow))}
+    starts = {r.valid_from: r.name for r in existing.values()}
+    added: list[Tariff] = []
+    for t in book.tariffs:
+        spec = tariff_to_json(t)
+        old = existing.get(t.name)
+        if old is not None:
+            if old.spec != spec:
+                raise InputError("name", "a tariff version with this name exists with other prices; versions are "
+                                         "never changed, add a new one with a later valid_from", t.name)
+            continue
+        if t.valid_from in starts:
+            raise InputError("valid_from", f"tariff {starts[t.valid_from]!r} already starts then", t.valid_from)
+        session.add(TariffRow(name=t.name, valid_from=t.valid_from, spec=spec, created_at=now))
+        added.append(t)
+    session.flush()
+    return added
+
+
+# --- ledger state ---------------------------------------------------------------------------------------------
+
+def lock_budgets(session: Session, project_ids: Iterable[int]) -> dict[int, BudgetRow]:
+    """The budget rows of these projects, locked FOR UPDATE on PostgreSQL (in project order: no deadlocks)."""
+    ids = sorted(set(project_ids))
+    if not ids:
+        return {}
+    stmt = select(BudgetRow).where(BudgetRow.project_id.in_(ids)).order_by(BudgetRow.project_id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    return {b.project_id: b for b in session.scalars(stmt)}
+
+
+def _run_to_json(run: JobRun) -> dict[str, Any]:
+    return {"org": run.org, "project": run.project, "user": run.user, "gpu_type": run.gpu_type, "gpus": run.gpus,
+            "walltime": run.walltime, "started_at": run.started_at, "service_class": run.service_class,
+            "priority_class": run.priority_class, "tariff": tariff_to_json(run.tariff)}
+
+
+def _run_from_json(ref: str, d: Mapping[str, Any]) -> JobRun:
+    return JobRun(ref, d["org"], d["project"], d["gpu_type"], int(d["gpus"]), float(d["walltime"]),
+                  float(d["started_at"]), tariff_from_json(d["tariff"]), d["service_class"], d["priority_class"],
+                  d.get("user", ""))
+
+
+def _usage_to_json(u: ChargeRecord) -> dict[str, Any]:
+    return {"org": u.org, "project": u.project, "user": u.user, "gpu_type": u.gpu_type, "start": u.start,
+            "end": u.end, "gpus": u.gpus, "points": str(u.points), "subsidy": str(u.subsidy)}
+
+
+def _usage_from_json(d: Mapping[str, Any]) -> ChargeRecord:
+    return ChargeRecord(d["org"], d["project"], d.get("user", ""), d["gpu_type"], float(d["start"]),
+                        float(d["end"]), int(d["gpus"]), Decimal(d["points"]), Decimal(d["subsidy"]))
+
+
+@dataclass
+class State:
+    """A ledger holding the current state of some projects (no entries: only what operations append),
+    and the project ids of their keys."""
+
+    ledger: Ledger
+    project_ids: dict[str, int]
+
+
+def load_state(session: Session, projects: Mapping[int, str], lock: bool = True) -> State:
+    """The ledger state of ``projects`` (project id → key ``org/project``): budgets and open holds, derived
+    from the entries; their budget rows locked first (PostgreSQL)."""
+    rows = lock_budgets(session, projects) if lock else {
+        b.project_id: b for b in session.scalars(select(BudgetRow).where(BudgetRow.project_id.in_(list(projects))))}
+    t = _table(LedgerEntryRow)
+    entries = session.execute(select(t.c.project_id, t.c.kind, t.c.amount, t.c.ref, t.c.subsidy, t.c.detail)
+                              .where(t.c.project_id.in_(list(projects))).order_by(t.c.id))
+    bal: dict[int, Decimal] = {}
+    held: dict[int, Decimal] = {}
+    spent: dict[int, Decimal] = {}
+    open_: dict[str, Any] = {}
+    for e in entries:
+        pid, kind, amount = e.project_id, EntryKind(e.kind), e.amount
+        if kind is EntryKind.TOP_UP or kind is EntryKind.REFUND:
+            bal[pid] = bal.get(pid, ZERO) + amount
+            if kind is EntryKind.REFUND:
+                spent[pid] = max(ZERO, spent.get(pid, ZERO) - amount)
+        elif kind is EntryKind.CHARGE:
+            bal[pid] = bal.get(pid, ZERO) - amount
+            spent[pid] = spent.get(pid, ZERO) + amount
+        elif kind is EntryKind.EXPIRY:
+            bal[pid] = bal.get(pid, ZERO) - amount
+            spent[pid] = ZERO
+        elif kind is EntryKind.HOLD:
+            held[pid] = held.get(pid, ZERO) + amount
+            open_[e.ref] = (amount, e.detail)
+        elif kind is EntryKind.RELEASE:
+            held[pid] = held.get(pid, ZERO) - amount
+            open_.pop(e.ref, None)
+    budgets: dict[str, Budget] = {}
+    for pid, key in projects.items():
+        row = rows.get(pid)
+        budgets[key] = Budget(key, bal.get(pid, ZERO), held.get(pid, ZERO), spent.get(pid, ZERO),
+                              None if row is None else row.cap, None if row is None else row.expires_at)
+    holds = {ref: Hold(_run_from_json(ref, detail), amount) for ref, (amount, detail) in open_.items()}
+    return State(Ledger((), budgets, holds), {key: pid for pid, key in projects.items()})
+
+
+def append(session: Session, state: State, ledger: Ledger) -> list[Entry]:
+    """Insert the entries ``ledger`` appended to ``state.ledger`` (one executemany)."""
+    new = ledger.entries[len(state.ledger.entries):]
+    if not new:
+        return []
+    params = []
+    for e in new:
+        detail: dict[str, Any] | None = None
+        if e.kind is EntryKind.HOLD:
+            detail = _run_to_json(ledger.holds[e.ref].run)
+        elif e.kind is EntryKind.CHARGE and e.usage is not None:
+            detail = _usage_to_json(e.usage)
+        params.append({"project_id": state.project_ids[e.project], "kind": e.kind.value, "amount": e.amount,
+                       "ref": e.ref or None, "at": e.at, "subsidy": e.subsidy, "programme": e.programme,
+                       "note": e.note, "detail": detail})
+    session.execute(insert(LedgerEntryRow), params)
+    return list(new)
+
+
+# --- the loop's hook -----------------------------------------------------------------------------------------
+
+def _ref(job_id: int, run: int) -> str:
+    return f"{job_id}#{run}"
+
+
+def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]]) -> dict[int, str]:
+    """Money for the job state changes of one transaction: ``(state before, row after, at)`` each, the row a
+    :class:`gpucloud.service.control.txn.JobValues`. Holds for admissions, settles for ends, releases for
+    runs that never started. Returns the admissions refused (job id → wait reason): the caller must undo them.
+    Does nothing (one small read) when no tariff is configured."""
+    todo = [(old, row, at) for old, row, at in changes
+            if (old == JobState.PENDING.value and row.state == JobState.ADMITTED.value)
+            or (old in RAN | {JobState.ADMITTED.value} and row.state in ENDS)]
+    if not todo:
+        return {}
+    book = tariff_book(session)
+    if book is None:
+        return {}
+    state = load_state(session, {row.project_id: project_key(row.org_name, row.project_name) for _, row, _ in todo})
+    ledger = state.ledger
+    refused: dict[int, str] = {}
+    for old, row, at in todo:
+        key = project_key(row.org_name, row.project_name)
+        if row.state == JobState.ADMITTED.value:
+            try:
+                tariff = book.in_force(at)
+            except InputError:
+                continue  # no tariff in force yet
+            try:
+                run = JobRun(_ref(row.id, row.run_count + 1), row.org_name, key, row.assigned_gpu_type or "",
+                             row.num_gpus, row.walltime_s, at, tariff, priority_class=row.priority_class,
+                             user=row.user_name)
+                ledger = ledger.hold(run)
+            except BudgetError:
+                refused[row.id] = BUDGET
+            except InputError as exc:
+                refused[row.id] = f"{BUDGET}: {exc}"
+            continue
+        ran = old in RAN or row.run_count > row._read["run_count"]
+        ref = _ref(row.id, row.run_count if ran else row.run_count + 1)
+        if ref not in ledger.holds:
+            continue  # held nothing (admitted before a tariff existed) or already settled
+        if ran:
+            ledger = ledger.settle(ref, max(0.0, at - (row.started_at or at)), at)
+        else:
+            ledger = ledger.release(ref, at, note="never started")
+    append(session, state, ledger)
+    return refused
+
+
+# --- operator and reader operations -----------------------------------------------------------------------
+
+def find_project(session: Session, org: str, project: str) -> ProjectRow:
+    row = session.scalars(select(ProjectRow).join(OrgRow).where(OrgRow.name == org, ProjectRow.name == project)).first()
+    if row is None:
+        raise NotFound("project", f"{org}/{project}")
+    return row
+
+
+def top_up(session: Session, project: ProjectRow, amount: Decimal, now: float, *, note: str = "",
+           expires_at: float | None = None, cap: Decimal | None = None) -> Budget:
+    """Add points (operator); creates the budget row on first use. Returns the budget after it."""
+    if session.scalars(select(BudgetRow).where(BudgetRow.project_id == project.id)).first() is None:
+        session.add(BudgetRow(project_id=project.id, created_at=now))
+        session.flush()
+    key = project_key(project.org.name, project.name)
+    state = load_state(session, {project.id: key})
+    ledger = state.ledger.top_up(key, amount, now, org=project.org.name, note=note, expires_at=expires_at)
+    row = lock_budgets(session, [project.id])[project.id]
+    if expires_at is not None:
+        row.expires_at = expires_at
+    if cap is not None:
+        row.cap = cap
+        ledger = ledger.set_budget(key, cap=cap, expires_at=ledger.budget(key).expires_at)
+    append(session, state, ledger)
+    return ledger.budget(key)
+
+
+def budgets(session: Session, org_id: int | None = None) -> list[tuple[ProjectRow, Budget]]:
+    """Every project's budget (of one org if given), by org and project name."""
+    stmt = select(ProjectRow).join(OrgRow).order_by(OrgRow.name, ProjectRow.name)
+    if org_id is not None:
+        stmt = stmt.where(ProjectRow.org_id == org_id)
+    projects = list(session.scalars(stmt))
+    if not projects:
+        return []
+    state = load_state(session, {p.id: project_key(p.org.name, p.name) for p in projects}, lock=False)
+    return [(p, state.ledger.budget(project_key(p.org.name, p.name))) for p in projects]
+
+
+def ledger_page(session: Session, project: ProjectRow, offset: int, limit: int) -> tuple[list[LedgerEntryRow], int]:
+    base = select(LedgerEntryRow).where(LedgerEntryRow.project_id == project.id)
+    total = len(session.execute(base.with_only_columns(LedgerEntryRow.id)).all())
+    rows = list(session.scalars(base.order_by(LedgerEntryRow.id).offset(offset).limit(limit)))
+    return rows, total
+
+
+def job_costs(session: Session, job_id: int) -> tuple[Decimal | None, Decimal | None]:
+    """(estimated cost of the current or last held run, points charged over all its runs); None: none."""
+    rows = session.execute(select(LedgerEntryRow.kind, LedgerEntryRow.amount, LedgerEntryRow.subsidy)
+                           .where(LedgerEntryRow.ref.like(f"{job_id}#%")).order_by(LedgerEntryRow.id)).all()
+    estimated: Decimal | None = None
+    final: Decimal | None = None
+    for kind, amount, subsidy in rows:
+        if kind == EntryKind.HOLD.value:
+            estimated = amount + subsidy
+        elif kind == EntryKind.CHARGE.value:
+            final = (final or ZERO) + amount
+    return estimated, final
+
+
+def full_ledger(session: Session) -> Ledger:
+    """The whole ledger rebuilt from the database (entries numbered 1, 2, ... in id order), with the state
+    derived from them; :meth:`Ledger.verify` checks it."""
+    projects = {p.id: project_key(p.org.name, p.name) for p in session.scalars(select(ProjectRow))}
+    state = load_state(session, projects, lock=False)
+    out: list[Entry] = []
+    for i, r in enumerate(session.scalars(select(LedgerEntryRow).order_by(LedgerEntryRow.id))):
+        kind = EntryKind(r.kind)
+        usage = _usage_from_json(r.detail) if kind is EntryKind.CHARGE and r.detail else None
+        out.append(Entry(i + 1, r.at, kind, projects[r.project_id], r.amount, r.ref or "",
+                         projects[r.project_id].split("/", 1)[0], r.subsidy, r.programme, usage, r.note))
+    budgets = {k: b for k, b in state.ledger.budgets.items() if b.balance or b.held or b.spent}
+    return Ledger(tuple(out), budgets, state.ledger.holds)
+
+
+def usage_records(session: Session) -> list[ChargeRecord]:
+    rows = session.scalars(select(LedgerEntryRow.detail).where(LedgerEntryRow.kind == EntryKind.CHARGE.value,
+                                                                LedgerEntryRow.detail.is_not(None)))
+    out = [_usage_from_json(d) for d in rows if d]  # the ledger's project key is "org/project"
+    return [dataclasses.replace(r, project=r.project.split("/", 1)[-1]) for r in out]
+
+
+def check_month(month: str) -> str:
+    try:
+        dt.datetime.strptime(month, "%Y-%m")
+    except ValueError:
+        raise InputError("month", "must be YYYY-MM", month) from None
+    return month
+
+
+def usage(session: Session, month: str, as_csv: bool) -> Any:
+    records = usage_records(session)
+    if as_csv:
+        return monthly_csv(records, check_month(month))
+    return aggregate(records, month=check_month(month))

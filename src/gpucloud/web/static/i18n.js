@@ -1,0 +1,52 @@
+// Translation: one dictionary per language (i18n/en.js, i18n/ja.js, the same keys), the choice kept in
+// localStorage. t('key', {name: value}) fills {name} placeholders.
+import en from './i18n/en.js';
+import ja from './i18n/ja.js';
+
+export const DICTS = { en, ja };
+export const LANGS = ['en', 'ja'];
+const LANG_KEY = 'gpucloud.lang';
+
+let lang = LANGS.includes(localStorage.getItem(LANG_KEY)) ? localStorage.getItem(LANG_KEY)
+  : ((navigator.language || '').toLowerCase().startsWith('ja') ? 'ja' : 'en');
+document.documentElement.lang = lang;
+
+export function getLang() { return lang; }
+export function setLang(value) {
+  lang = LANGS.includes(value) ? value : 'en';
+  localStorage.setItem(LANG_KEY, lang);
+  document.documentElement.lang = lang;
+}
+
+export function t(key, vars) {
+  let text = DICTS[lang][key] ?? DICTS.en[key];
+  if (text === undefined) { console.warn(`missing translation: ${key}`); text = key; }
+  if (vars) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+  return text;
+}
+
+/** t() for a key that may not exist (e.g. a state or a wait reason from the server): null when missing. */
+export function tMaybe(key, vars) { return key in DICTS.en ? t(key, vars) : null; }
+
+const locale = () => (lang === 'ja' ? 'ja-JP' : 'en-GB');
+
+export function fmtTime(epoch) {
+  if (epoch === null || epoch === undefined) return '—';
+  return new Intl.DateTimeFormat(locale(), { dateStyle: 'short', timeStyle: 'medium' }).format(new Date(epoch * 1000));
+}
+
+export function fmtNumber(n, digits = 0) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(n);
+}
+
+/** 5430 s → "1h 30m 30s" / "1時間30分30秒". */
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
+  let s = Math.max(0, Math.round(seconds));
+  const parts = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]]) {
+    if (s >= size) { parts.push(t(`dur.${unit}`, { n: Math.floor(s / size) })); s %= size; }
+  }
+  if (s || !parts.length) parts.push(t('dur.s', { n: s }));
+  return parts.slice(0, 2).join(t('dur.sep'));
+}

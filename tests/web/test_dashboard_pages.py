@@ -1,0 +1,157 @@
+"""Operator pages against a real server (422 field errors next to the form, a new user's token shown once, revoking
+it), the translation dictionaries, and every page in English and Japanese with no English left in Japanese."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from server_proc import ServerProcess
+from webutil import login, make_user, shot, submit
+
+from gpucloud.web import STATIC_DIR
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# Words allowed inside Japanese text: units and names that Japanese UIs write in Latin letters.
+ALLOWED_LATIN = re.compile(r"\b(GPU|API|ID|gpc_)\b|gpc_")
+PAGES = ["map", "queue", "jobs", "job", "usage", "orgs", "quotas", "users", "tokens", "login"]
+
+# Visible text of the page outside data (elements marked data-raw: names, commands, server messages, the language
+# names of the toggle), plus placeholders, titles and labels of controls.
+VISIBLE_TEXT = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || el.closest('[data-raw], script, style, noscript, [hidden]')) continue;
+    if (!el.getClientRects().length && el.tagName !== 'OPTION') continue;
+    out.push(n.textContent.trim());
+  }
+  for (const el of document.querySelectorAll('[placeholder], [title], [aria-label]')) {
+    if (el.closest('[data-raw]')) continue;
+    for (const a of ['placeholder', 'title', 'aria-label']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+  }
+  out.push(document.title.replace(/ · gpucloud$/, ''));
+  return out;
+}"""
+
+
+def _dict(lang: str) -> dict[str, str]:
+    text = (STATIC_DIR / "i18n" / f"{lang}.js").read_text(encoding="utf-8")
+    return dict(json.loads(text[text.index("{"):text.rindex("}") + 1]))
+
+
+def test_dictionaries_have_the_same_keys_and_placeholders() -> None:
+    en, ja = _dict("en"), _dict("ja")
+    assert set(en) == set(ja), f"only in en: {set(en) - set(ja)}; only in ja: {set(ja) - set(en)}"
+    for key in en:
+        assert set(PLACEHOLDER.findall(en[key])) == set(PLACEHOLDER.findall(ja[key])), key
+        assert en[key].strip() or key == "dur.sep", key
+        if key != "dur.sep":
+            assert ja[key].strip(), key
+    # every key the code uses exists
+    used = set()
+    for js in Path(STATIC_DIR).glob("*.js"):  # i18n.js itself only defines t()
+        if js.name == "i18n.js":
+            continue
+        used |= set(re.findall(r"""\bt(?:Maybe)?\(\s*'([\w.-]+)'""", js.read_text(encoding="utf-8")))
+    assert used - set(en) == set()
+
+
+def test_operator_forms_show_field_errors_tokens_once_and_revoke(server: ServerProcess, new_page: Any) -> None:
+    tag = uuid.uuid4().hex[:6]
+    page = new_page()
+    login(page, server.url, server.token or "")
+
+    # Orgs: an invalid name is a 422 shown next to the name field; a valid one appears in the list.
+    page.click("header nav a[data-nav=orgs]")
+    page.fill("#org-name", "no spaces allowed")
+    page.click("#org-form button[type=submit]")
+    err = page.locator("#org-form [data-error-for=name]")
+    err.wait_for()
+    page.wait_for_function("() => document.querySelector('#org-form [data-error-for=name]').textContent.length > 0")
+    assert page.locator("#org-form .field.invalid[data-field=name]").count() == 1
+    page.fill("#org-name", f"riken-{tag}")
+    page.fill("#org-weight", "0")
+    page.click("#org-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#org-form [data-error-for=weight]').textContent.length > 0")
+    page.fill("#org-weight", "2.5")
+    page.click("#org-form button[type=submit]")
+    page.locator(f"#orgs tr[data-org-row='riken-{tag}']").wait_for()
+    shot(page, "orgs-en", docs=True)
+
+    # Quotas: a negative guarantee is refused next to its field; a valid one is listed.
+    page.click("header nav a[data-nav=quotas]")
+    page.select_option("#quota-org", f"riken-{tag}")
+    page.locator("#quotas tr.empty").wait_for()
+    page.fill("#quota-guaranteed", "-1")
+    page.click("#quota-form button[type=submit]")
+    page.wait_for_function(
+        "() => document.querySelector('#quota-form [data-error-for=guaranteed]').textContent.length > 0")
+    page.fill("#quota-guaranteed", "4")
+    page.fill("#quota-borrow", "2")
+    page.click("#quota-form button[type=submit]")
+    page.locator("#quotas tr[data-quota-row='H100-80GB']").wait_for()
+    shot(page, "quotas-en")
+
+    # Users: creating one shows its token once; the token works.
+    page.click("header nav a[data-nav=users]")
+    page.fill("#user-name", f"carol-{tag}")
+    page.select_option("#user-org", f"riken-{tag}")
+    page.click("#user-form button[type=submit]")
+    token = page.locator("#new-token").inner_text()
+    assert token.startswith("gpc_")
+    page.locator(f"#users tr[data-user-row='carol-{tag}']").wait_for()
+    me = httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["name"] == f"carol-{tag}"
+    shot(page, "users-en", docs=True)
+
+    # Tokens: listed without the secret; revoking makes the API refuse it.
+    page.click("header nav a[data-nav=tokens]")
+    row = page.locator("#tokens tr[data-token-row]", has_text=f"carol-{tag}")
+    row.wait_for()
+    assert token not in page.locator("#page").inner_text()
+    row.locator("button[data-revoke]").click()
+    page.locator("#tokens tr[data-token-row]", has_text=f"carol-{tag}").locator(".state-cancelled").wait_for()
+    assert httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    shot(page, "tokens-en")
+
+
+def test_every_page_in_english_and_japanese(server: ServerProcess, op: httpx.Client, new_page: Any) -> None:
+    tag = uuid.uuid4().hex[:6]
+    token = make_user(op, f"dave-{tag}", f"nii-{tag}")
+    job = submit(token, server.url, argv=["sh", "-c", "echo hello; exec sleep 60"], num_gpus=1, name="jp-test",
+                 grace="1s")
+    waiting = submit(token, server.url, argv=["true"], num_gpus=8, name="waits")
+    try:
+        page = new_page()
+        login(page, server.url, server.token or "")
+        for lang in ("en", "ja"):
+            page.click(f"button[data-lang={lang}]")
+            for name in PAGES:
+                if name == "login":
+                    page.click("#logout")
+                    page.locator("#login-form").wait_for()
+                else:
+                    page.goto(f"{server.url}/#/{'jobs/' + str(job['id']) if name == 'job' else name}")
+                    page.locator(f"#page[data-page={name}]").wait_for()
+                    ready = {"map": "#cluster-map[data-cells]", "queue": "#queue table", "jobs": "#jobs table",
+                             "job": "#job-events table", "usage": "#usage table", "orgs": "#orgs table",
+                             "quotas": "#quotas table", "users": "#users table", "tokens": "#tokens table"}[name]
+                    page.locator(ready).first.wait_for()
+                    if name == "job":
+                        page.wait_for_function("() => document.getElementById('job-log').textContent.length > 0")
+                shot(page, f"{name}-{lang}", docs=name in ("queue", "jobs") and lang == "ja")
+                if lang == "ja":
+                    texts = page.evaluate(VISIBLE_TEXT)
+                    english = [s for s in texts if re.search(r"[A-Za-z]", ALLOWED_LATIN.sub("", s))]
+                    assert not english, f"English left on the {name} page in Japanese: {english}"
+                if name == "login":
+                    login(page, server.url, server.token or "")
+    finally:
+        op.post(f"/api/v1/jobs/{job['id']}/cancel")
+        op.post(f"/api/v1/jobs/{waiting['id']}/cancel")
