@@ -145,6 +145,10 @@ def _why(victim: RunningJob, job: PendingJob) -> str:
     return f"policy: job {job.spec.id} ranks before it"
 
 
+#: an empty failure memory shared by cycles until they remember a failure (then they get their own)
+_NO_FAILURES = FitMemory()
+
+
 class _Cycle:
     """The bookkeeping of one cycle: what was admitted, the reservation, and what failed already."""
 
@@ -163,12 +167,12 @@ class _Cycle:
         self._reservation: Reservation | None = None
         self.attempts = state.config.max_preemption_attempts
         #: shapes that could not be placed around the reservation / could not preempt enough
-        self.around_failed = FitMemory()
-        self.preempt_failed = FitMemory()
+        self.around_failed = _NO_FAILURES
+        self.preempt_failed = _NO_FAILURES
         self.hopeless_classes: set[tuple[int, bool]] = set()
         self.exhausted = False
-        #: shape classes with queued jobs not yet known to be hopeless in this cycle
-        self.open_classes = {c for c, walltimes in state.class_walltimes.items() if walltimes}
+        #: shape classes with queued jobs not yet known to be hopeless; listed at the first closing of one
+        self.open_classes: set[int] | None = None
         #: GPUs kept free for jobs waiting for their victims to stop (given back at the end of the cycle)
         self.held: list[tuple[int, int]] = []
 
@@ -194,7 +198,7 @@ class _Cycle:
         every kind of job still in the queue is known to be hopeless."""
         if self.blocked:
             return True
-        if not self.open_classes and not self.state.nominated:
+        if self.open_classes is not None and not self.open_classes and not self.state.nominated:
             return True
         if not self.exhausted:
             # Free capacity only shrinks and failure memories only grow within a cycle.
@@ -214,6 +218,8 @@ class _Cycle:
             opts = [(t, sh) for t, sh in opts if not self.around_failed.known(t, sh.nodes, sh.per_node)]
             placement = place_around(self.state, opts, res) if opts else None
             if placement is None:
+                if self.around_failed is _NO_FAILURES:
+                    self.around_failed = FitMemory()
                 for t, sh in opts:
                     self.around_failed.remember(t, sh.nodes, sh.per_node)
                 return None
@@ -232,6 +238,8 @@ class _Cycle:
         if try_preempt(self.state, self.policy, job, opts, self.now, self.result, self.fresh):
             return True
         if monotone:
+            if self.preempt_failed is _NO_FAILURES:
+                self.preempt_failed = FitMemory()
             for t, sh in opts:
                 self.preempt_failed.remember(t, sh.nodes, sh.per_node)
         return False
@@ -265,6 +273,8 @@ class _Cycle:
             walltimes = self.state.class_walltimes[shape_class]
             if res is None or not walltimes or self.now + walltimes[0] <= res.start:
                 return
+        if self.open_classes is None:
+            self.open_classes = {c for c, walltimes in self.state.class_walltimes.items() if walltimes}
         self.open_classes.discard(shape_class)
 
     def runs_past_reservation(self, job: PendingJob) -> bool:

@@ -20,8 +20,13 @@ class Placement:
     masks: tuple[tuple[int, int], ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "gpus", sum(len(g) for _, g in self.nodes))
-        object.__setattr__(self, "masks", tuple((n, to_mask(gs)) for n, gs in self.nodes))
+        if len(self.nodes) == 1:  # the common case, kept cheap: placements are made on every admission
+            node, gs = self.nodes[0]
+            object.__setattr__(self, "gpus", len(gs))
+            object.__setattr__(self, "masks", ((node, to_mask(gs)),))
+        else:
+            object.__setattr__(self, "gpus", sum(len(g) for _, g in self.nodes))
+            object.__setattr__(self, "masks", tuple((n, to_mask(gs)) for n, gs in self.nodes))
 
     def racks(self, cluster: Cluster) -> int:
         return len({cluster.nodes[n].rack for n, _ in self.nodes})

@@ -150,6 +150,8 @@ class Simulation:
     def _cycle(self, now: float) -> None:
         result = self.scheduler.cycle(now)
         self.cycles += 1
+        if not (result.admissions or result.preemptions or result.wake_at is not None or self.observer):
+            return
         for adm in result.admissions:
             run = self.runs[adm.job_id]
             spec = run.trace.spec
