@@ -133,28 +133,29 @@ def _fit_shape(spec: JobSpec, cluster: Cluster, gpu_type: str | None) -> tuple[s
     raise first_error or InputError("gpu_type", "the cluster has no GPUs", gpu_type)
 
 
-def _resolve_org(session: Session, who: Principal, name: str | None) -> OrgRow:
+def submit_org_name(who: Principal, name: str | None) -> str:
+    """The org a submission goes to: a user's own (naming another is forbidden); operators must name one."""
     if not who.is_operator:
         if name is not None and name != who.org:
             raise Forbidden("you may only submit jobs to your own org")
         name = who.org
     if name is None:
         raise InputError("org", "operators must name the org the job belongs to")
+    return name
+
+
+def _resolve_org(session: Session, who: Principal, name: str | None) -> OrgRow:
+    name = submit_org_name(who, name)
     org = find_org(session, name)
     if org is None:
         raise InputError("org", "unknown org", name)
     return org
 
 
-def validate_submit(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> JobRow:
-    """Check ``req`` against the tenants and the cluster; the unsaved job row (state pending)."""
-    if not req.argv:
-        raise InputError("argv", "must name a program to run")
-    org = _resolve_org(session, who, req.org)
-    project_name = req.project or DEFAULT_PROJECT
-    project = find_project(session, org.id, project_name)
-    if project is None:
-        raise InputError("project", f"unknown project in org {org.name!r}", project_name)
+def check_request(req: SubmitRequest, who: Principal, org: str, project: str, cluster: Cluster,
+                  now: float) -> tuple[int, str | None]:
+    """The priority and the resolved GPU type of a submission; raises InputError naming the field when the
+    priority class or GPU type is unknown or the shape fits no node of the cluster."""
     try:
         priority = priority_of(req.priority_class)
     except UnknownNameError as exc:
@@ -166,10 +167,23 @@ def validate_submit(session: Session, who: Principal, req: SubmitRequest, cluste
         except UnknownNameError as exc:
             raise InputError("gpu_type", exc.message.split(" (known")[0] + f" (this cluster has: "
                              f"{', '.join(sorted(cluster.gpu_types))})", req.gpu_type) from None
-    spec = JobSpec(id="new", org=org.name, num_gpus=req.num_gpus, submit_time=now, walltime=req.walltime_s,
+    spec = JobSpec(id="new", org=org, num_gpus=req.num_gpus, submit_time=now, walltime=req.walltime_s,
                    gpu_type=gpu_type, nodes=req.nodes, priority=priority, preemptible=req.preemptible,
-                   grace=req.grace_s, user=who.name, project=project.name)
+                   grace=req.grace_s, user=who.name, project=project)
     _fit_shape(spec, cluster, gpu_type)
+    return priority, gpu_type
+
+
+def validate_submit(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> JobRow:
+    """Check ``req`` against the tenants and the cluster; the unsaved job row (state pending)."""
+    if not req.argv:
+        raise InputError("argv", "must name a program to run")
+    org = _resolve_org(session, who, req.org)
+    project_name = req.project or DEFAULT_PROJECT
+    project = find_project(session, org.id, project_name)
+    if project is None:
+        raise InputError("project", f"unknown project in org {org.name!r}", project_name)
+    priority, gpu_type = check_request(req, who, org.name, project.name, cluster, now)
     user = session.get(UserRow, who.user_id)
     if user is None:
         raise NotFound("user", who.name)

@@ -28,13 +28,11 @@ from typing import Any
 from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from gpucloud.errors import InputError, UnknownNameError
+from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
-from gpucloud.model.cluster_file import resolve_gpu_type
-from gpucloud.model.job import JobSpec, JobState
-from gpucloud.model.priority import priority_of
-from gpucloud.service.auth import Forbidden, Principal
-from gpucloud.service.jobs import SubmitRequest, _fit_shape
+from gpucloud.model.job import JobState
+from gpucloud.service.auth import Principal
+from gpucloud.service.jobs import SubmitRequest, check_request, submit_org_name
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.errors import NotFound
 from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, ProjectRow, UserRow
@@ -113,13 +111,7 @@ def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: C
     errors) without ORM objects; the row to insert."""
     if not req.argv:
         raise InputError("argv", "must name a program to run")
-    name = req.org
-    if not who.is_operator:
-        if name is not None and name != who.org:
-            raise Forbidden("you may only submit jobs to your own org")
-        name = who.org
-    if name is None:
-        raise InputError("org", "operators must name the org the job belongs to")
+    name = submit_org_name(who, req.org)
     org_id = tenants.org(name)
     if org_id is None:
         raise InputError("org", "unknown org", name)
@@ -127,21 +119,7 @@ def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: C
     project_id = tenants.project(org_id, project_name)
     if project_id is None:
         raise InputError("project", f"unknown project in org {name!r}", project_name)
-    try:
-        priority = priority_of(req.priority_class)
-    except UnknownNameError as exc:
-        raise InputError("priority", exc.message.split(" (known")[0], req.priority_class) from None
-    gpu_type: str | None = None
-    if req.gpu_type is not None:
-        try:
-            gpu_type = resolve_gpu_type(req.gpu_type, cluster.gpu_types)
-        except UnknownNameError as exc:
-            raise InputError("gpu_type", exc.message.split(" (known")[0] + f" (this cluster has: "
-                             f"{', '.join(sorted(cluster.gpu_types))})", req.gpu_type) from None
-    spec = JobSpec(id="new", org=name, num_gpus=req.num_gpus, submit_time=now, walltime=req.walltime_s,
-                   gpu_type=gpu_type, nodes=req.nodes, priority=priority, preemptible=req.preemptible,
-                   grace=req.grace_s, user=who.name, project=project_name)
-    _fit_shape(spec, cluster, gpu_type)
+    priority, gpu_type = check_request(req, who, name, project_name, cluster, now)
     user = tenants.user(who.user_id)
     if user is None:
         raise NotFound("user", who.name)
