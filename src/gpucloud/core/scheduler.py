@@ -13,7 +13,7 @@ from gpucloud.core.cycle import run_cycle
 from gpucloud.core.placement import give, take
 from gpucloud.core.policies import POLICIES
 from gpucloud.core.policies.base import Policy
-from gpucloud.core.state import SchedulerConfig, SchedulerState
+from gpucloud.core.state import DecayedUsage, SchedulerConfig, SchedulerState
 from gpucloud.core.types import CycleResult, PendingJob, RunningJob
 from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
@@ -28,9 +28,13 @@ class Scheduler:
         orgs: Mapping[str, Org] | None = None,
         policy: str = "fifo",
         config: SchedulerConfig | None = None,
+        usage: DecayedUsage | None = None,
     ) -> None:
+        """``usage``: fair share's decayed usage to continue from (kept by a caller that rebuilds schedulers)."""
         self.cluster = cluster
         self.state = SchedulerState(cluster, dict(orgs or {}), config or SchedulerConfig())
+        if usage is not None:
+            self.state.usage = usage
         self.policy: Policy = POLICIES.get(policy)(self.state)
         #: per GPU type, per GPU count p: how many nodes have at least p GPUs
         self._nodes_at_least: dict[str, list[int]] = {}

@@ -33,11 +33,24 @@ class SchedulerConfig:
 
 
 @dataclass
+class DecayedUsage:
+    """Fair share's memory: per org and GPU type, GPU-seconds decayed with the half-life, as of ``last``.
+
+    It outlives one :class:`~gpucloud.core.scheduler.Scheduler` when the caller keeps it: the live control
+    loop builds a fresh scheduler from the database every cycle and hands each the same usage.
+    """
+
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)
+    last: float | None = None
+
+
+@dataclass
 class SchedulerState:
     cluster: Cluster
     orgs: dict[str, Org]
     config: SchedulerConfig
     index: FreeIndex = field(init=False)
+    usage: DecayedUsage = field(default_factory=DecayedUsage)
     pending: dict[str, PendingJob] = field(default_factory=dict)
     running: dict[str, RunningJob] = field(default_factory=dict)
     #: per job: the GPU types it may use, in the order to try them, with its shape on each.

@@ -38,10 +38,8 @@ class FairShare(Policy):
         self._key = lambda j: (j.spec.submit_time, seq[j.spec.id])
         #: priority class -> org -> that org's pending jobs in submission order
         self.queues: dict[int, dict[str, SortedKeyList]] = {}
-        self.usage: dict[str, dict[str, float]] = {}
         #: GPUs of jobs that stopped since the last cycle, per org and type: they were held until then.
         self.gone: dict[str, Counter[str]] = {}
-        self.last: float | None = None
         self._borrowed: list[RunningJob] | None = None
         self._shares: dict[str, float] = {}
         self.capacity = {t: max(1, n) for t, n in state.cluster.gpus_by_type.items()}
@@ -75,8 +73,9 @@ class FairShare(Policy):
 
         Jobs that stopped since the last cycle count as held until ``now`` (exact in the simulator, where
         jobs stop at event times and a cycle follows at once)."""
-        if self.last is not None and now > self.last:
-            dt = now - self.last
+        memory = self.state.usage
+        if memory.last is not None and now > memory.last:
+            dt = now - memory.last
             decay = math.exp(-dt / self.tau)
             # Exact integral of a constant allocation A under exponential decay: A·τ·(1 − e^(−dt/τ)).
             gain = self.tau * (1.0 - decay)
@@ -84,12 +83,12 @@ class FairShare(Policy):
             for org in set(self.state.used) | set(self.gone):
                 used = self.state.used.get(org, empty)
                 gone = self.gone.get(org, empty)
-                u = self.usage.setdefault(org, {})
+                u = memory.usage.setdefault(org, {})
                 for t in set(u) | set(used) | set(gone):
                     u[t] = u.get(t, 0.0) * decay + (used.get(t, 0) + gone.get(t, 0)) * gain
         self.gone.clear()
         self._shares.clear()
-        self.last = now if self.last is None else max(self.last, now)
+        memory.last = now if memory.last is None else max(memory.last, now)
 
     def share(self, org: str) -> float:
         """The org's dominant share (cached until its GPUs or its usage change)."""
@@ -100,7 +99,7 @@ class FairShare(Policy):
 
     def _share(self, org: str) -> float:
         weight = self.state.org(org).weight
-        usage = self.usage.get(org, {})
+        usage = self.state.usage.usage.get(org, {})
         used = self.state.used_of(org)
         best = 0.0
         for t, cap in self.capacity.items():

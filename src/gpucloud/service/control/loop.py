@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gpucloud.core.policies import POLICIES
+from gpucloud.core.state import DecayedUsage
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
 from gpucloud.service.control import recovery, schedule
@@ -87,6 +88,9 @@ class ControlLoop:
         on_cycle: CycleObserver | None = None,
     ) -> None:
         self.config = config or LoopConfig()
+        #: fair share's decayed usage, carried from cycle to cycle (in memory: it starts again from zero when
+        #: the server restarts)
+        self._usage = DecayedUsage()
         POLICIES.get(self.config.policy)  # an unknown policy fails here, with suggestions
         self.sessions = sessions
         self.cluster = cluster
@@ -256,7 +260,7 @@ class ControlLoop:
                 self._unrecorded[jid] = started[jid]
 
     def _schedule(self, snap: Snapshot, now: float) -> None:
-        built = build_scheduler(snap, self.cluster(), self.config.policy, now)
+        built = build_scheduler(snap, self.cluster(), self.config.policy, now, self._usage)
         self.stats.scheduler_builds += 1
         result = built.scheduler.cycle(now, explain=True)
         self._wake_at = result.wake_at

@@ -12,6 +12,7 @@ from sqlalchemy import case
 from sqlalchemy.orm import Session
 
 from gpucloud.core.scheduler import Scheduler
+from gpucloud.core.state import DecayedUsage
 from gpucloud.core.types import PendingJob, RunningJob, WaitReason
 from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
@@ -71,10 +72,11 @@ class Built:
     unschedulable: dict[int, str] = field(default_factory=dict)
 
 
-def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float) -> Built:
+def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
+                    usage: DecayedUsage | None = None) -> Built:
     """A scheduler holding the snapshot's active jobs and queue. Rows that do not fit the current cluster are
     logged and left out (the active ones keep running; pending ones get a wait reason)."""
-    sched = Scheduler(cluster, snap.orgs, policy)
+    sched = Scheduler(cluster, snap.orgs, policy, usage=usage)
     built = Built(sched)
     for row in snap.active:
         gpu_type = row.assigned_gpu_type

@@ -1,0 +1,40 @@
+"""Fair share's decayed usage outlives one Scheduler when the caller keeps it (the live control loop rebuilds
+its scheduler from the database every cycle)."""
+
+from __future__ import annotations
+
+from gpucloud.core.scheduler import Scheduler
+from gpucloud.core.state import DecayedUsage
+from gpucloud.core.types import PendingJob
+from gpucloud.model.cluster_file import parse_inline
+from gpucloud.model.job import JobSpec
+
+
+def order_after_history(usage: DecayedUsage | None) -> list[str]:
+    """Org "a" held all 8 GPUs of a 1x8 cluster for an hour (t=0..3600) in a first scheduler. A second
+    scheduler, built at t=3600 with the same queue of one job from "a" (submitted first) and one from "b",
+    orders by fair share: with the history "b" comes first; without it both orgs have a share of 0 and the
+    tie goes to the org name, so "a" comes first."""
+    cluster = parse_inline("1x8")
+    first = Scheduler(cluster, None, "fairshare", usage=usage)
+    first.submit(PendingJob(JobSpec("hog", "a", 8, 0.0, 7200.0)))
+    assert [a.job_id for a in first.cycle(0.0).admissions] == ["hog"]
+    first.cycle(3600.0)  # bring the usage up to t=3600
+    first.release("hog", 3600.0)
+
+    second = Scheduler(cluster, None, "fairshare", usage=usage)
+    second.submit(PendingJob(JobSpec("a1", "a", 8, 3600.0, 60.0)))
+    second.submit(PendingJob(JobSpec("b1", "b", 8, 3600.0, 60.0)))
+    return second.cycle(3600.0, explain=True).order
+
+
+def test_history_carried_over_puts_the_light_org_first() -> None:
+    shared = DecayedUsage()
+    assert order_after_history(shared) == ["b1", "a1"]
+    # 8 GPUs for 3,600 s, decayed with a 7-day half-life: just under 28,800 GPU-seconds.
+    a = shared.usage["a"]["H100-80GB"]
+    assert 28_700 < a < 28_800
+
+
+def test_without_history_the_orgs_tie() -> None:
+    assert order_after_history(None) == ["a1", "b1"]
