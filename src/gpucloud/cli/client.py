@@ -202,6 +202,21 @@ class Client:
         ``path`` is relative to ``/api/v1`` (``/healthz`` excepted). A connection error is retried ``retries``
         times with the same body (so a retried submit keeps its idempotency key).
         """
+        response = self._send(method, path, json=json, params=params, retries=retries)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(f"{self.url} did not answer with JSON (is it a gpucloud server?)") from None
+
+    def get_text(self, path: str, **params: Any) -> str:
+        """A GET whose answer is text (e.g. CSV), returned as is."""
+        return self._send("GET", path, params=params).text
+
+    def _send(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
+              retries: int = 0) -> httpx.Response:
+        """Send one request; a non-2xx answer or a transport failure raises :class:`ApiError`."""
         full = path if path.startswith("/healthz") else API_PREFIX + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         attempt = 0
@@ -216,12 +231,7 @@ class Client:
                 raise self._transport_error(exc) from None
         if response.is_error:
             raise error_for(response)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiError(f"{self.url} did not answer with JSON (is it a gpucloud server?)") from None
+        return response
 
     def _transport_error(self, exc: httpx.TransportError) -> ApiError:
         if isinstance(exc, httpx.ConnectError):

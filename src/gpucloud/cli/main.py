@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gpucloud.cli import admin, cluster_map, jobs, server, simulate
+from gpucloud.cli import admin, cluster_map, jobs, money, server, simulate
 
 app = typer.Typer(
     name="gpucloud",
@@ -26,6 +26,7 @@ app.command("server")(server.server)
 jobs.register(app)
 cluster_map.register(app)
 admin.register(app)
+money.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,6 +33,7 @@ from gpucloud.model.job import JobState
 from gpucloud.money.ledger import Budget, BudgetError, Entry, EntryKind, Hold, JobRun, Ledger
 from gpucloud.money.points import ZERO
 from gpucloud.money.tariff import Tariff, TariffBook
+from gpucloud.money.tariff_json import tariff_from_json, tariff_to_json
 from gpucloud.money.usage import ChargeRecord, aggregate, monthly_csv
 from gpucloud.service.store.engine import is_postgres
 from gpucloud.service.store.errors import NotFound
@@ -55,27 +56,6 @@ def project_key(org: str, project: str) -> str:
 
 
 # --- tariffs ---------------------------------------------------------------------------------------------------
-
-def tariff_to_json(t: Tariff) -> dict[str, Any]:
-    return {
-        "name": t.name, "description": t.description, "valid_from": t.valid_from,
-        "minimum_seconds": t.minimum_seconds, "increment_seconds": t.increment_seconds,
-        "points_per_gpu_hour": {k: str(v) for k, v in t.points_per_gpu_hour.items()},
-        "service_classes": {k: str(v) for k, v in t.service_multipliers.items()},
-        "priority_classes": {k: str(v) for k, v in t.priority_multipliers.items()},
-    }
-
-
-def tariff_from_json(d: Mapping[str, Any]) -> Tariff:
-    def dec(m: Mapping[str, Any]) -> dict[str, Decimal]:
-        return {k: Decimal(str(v)) for k, v in m.items()}
-
-    return Tariff(name=d["name"], valid_from=float(d["valid_from"]), description=d.get("description", ""),
-                  points_per_gpu_hour=dec(d["points_per_gpu_hour"]), service_multipliers=dec(d["service_classes"]),
-                  priority_multipliers=dec(d.get("priority_classes", {})),
-                  minimum_seconds=int(d.get("minimum_seconds", 0)),
-                  increment_seconds=int(d.get("increment_seconds", 0)))
-
 
 def tariff_book(session: Session) -> TariffBook | None:
     """The configured tariff versions, or None when there are none (budgets inactive)."""

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from gpucloud.errors import InputError
 from gpucloud.money.points import is_points
 from gpucloud.money.tariff_file import tariffs_from_dict
+from gpucloud.money.tariff_json import tariff_to_json
 from gpucloud.money.usage import aggregate, to_csv
 from gpucloud.service import budgets
 from gpucloud.service.api.context import Context
@@ -118,7 +119,7 @@ def list_tariffs(ctx: Context, who: CurrentPrincipal) -> dict[str, Any]:
     """The tariff versions, oldest first, in the tariff file's shape (prices as decimal strings)."""
     with ctx.sessions() as session:
         book = budgets.tariff_book(session)
-    return {"tariffs": [] if book is None else [budgets.tariff_to_json(t) for t in book.tariffs]}
+    return {"tariffs": [] if book is None else [tariff_to_json(t) for t in book.tariffs]}
 
 
 @router.post("/tariffs", status_code=status.HTTP_201_CREATED)

@@ -1,0 +1,178 @@
+"""Money commands: the ``budget`` group (list, ledger, topup), the ``tariff`` group (list, load) and ``usage``.
+
+They talk to ``/api/v1/budgets``, ``/api/v1/tariffs`` and ``/api/v1/usage``. The server decides who may do
+what (everyone reads tariffs; users see their org's budgets and usage, operators all; top-ups and tariff
+loads are the operator's); these commands only send the request and show the answer or its error.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gpucloud.cli.client import connect, seg
+from gpucloud.cli.errors import handle_errors
+from gpucloud.cli.output import JsonOption, fmt_time, print_json, print_table
+from gpucloud.errors import InputError
+from gpucloud.money.tariff_file import epoch, load_tariffs
+from gpucloud.money.tariff_json import tariff_to_json
+
+budget_app = typer.Typer(help="Project budgets in points: list, ledger, topup (operator).", no_args_is_help=True)
+tariff_app = typer.Typer(help="Tariff versions (prices in points): list, load (operator).", no_args_is_help=True)
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def parse_expires(text: str | None) -> float | None:
+    """``2026-03-31`` (midnight UTC), a datetime with a zone, or UTC epoch seconds → epoch seconds."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = float(epoch(text.strip()))
+        except ValueError:
+            raise InputError("--expires", "give a date (2026-03-31), a datetime with a time zone "
+                             "(2026-03-31T12:00:00Z) or UTC epoch seconds", text) from None
+    if not math.isfinite(value):
+        raise InputError("--expires", "must be a finite time", text)
+    return value
+
+
+def _pairs(mapping: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in mapping.items())
+
+
+# --- budgets -------------------------------------------------------------------------------------------------
+
+
+@budget_app.command("list")
+@handle_errors
+def budget_list(as_json: JsonOption = False) -> None:
+    """List project budgets (your org's projects; operators: every project)."""
+    with connect() as client:
+        budgets = client.get("/budgets")
+    if as_json:
+        print_json(budgets)
+        return
+    print_table(("ORG", "PROJECT", "BALANCE", "HELD", "AVAILABLE", "SPENT", "CAP", "EXPIRES"),
+                [[b["org"], b["project"], b["balance"], b["held"], b["available"], b["spent"], b["cap"] or "",
+                  fmt_time(b["expires_at"])] for b in budgets], empty="no budgets")
+
+
+@budget_app.command("ledger")
+@handle_errors
+def budget_ledger(
+    org: Annotated[str, typer.Argument(help="The org.")],
+    project: Annotated[str, typer.Argument(help="The project.")],
+    limit: Annotated[int, typer.Option("--limit", help="Entries per page (1-1000).")] = 100,
+    offset: Annotated[int, typer.Option("--offset", help="Entries to skip.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a project's ledger entries (top-ups, holds, charges, ...), one page."""
+    with connect() as client:
+        page = client.get(f"/budgets/{seg(org)}/{seg(project)}/ledger", offset=offset, limit=limit)
+    if as_json:
+        print_json(page)
+        return
+    items = page["items"]
+    print_table(("ID", "TIME", "KIND", "AMOUNT", "SUBSIDY", "REF", "NOTE"),
+                [[e["id"], fmt_time(e["at"]), e["kind"], e["amount"], e["subsidy"], e["ref"], e["note"]]
+                 for e in items], empty="no ledger entries")
+    if items:
+        typer.echo(f"entries {offset + 1}-{offset + len(items)} of {page['total']}")
+
+
+@budget_app.command("topup")
+@handle_errors
+def budget_topup(
+    org: Annotated[str, typer.Argument(help="The org.")],
+    project: Annotated[str, typer.Argument(help="The project.")],
+    amount: Annotated[str, typer.Argument(help="Points to add, e.g. 100 or 12.5 (at most 4 decimals).")],
+    expires: Annotated[str | None, typer.Option(
+        "--expires", help="When the budget expires: a date (midnight UTC), a datetime with a zone, or epoch "
+                          "seconds.")] = None,
+    cap: Annotated[str | None, typer.Option("--cap", help="Most points the project may spend per period.")] = None,
+    note: Annotated[str, typer.Option("--note", help="Kept on the ledger entry.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Add points to a project's budget (operator)."""
+    body: dict[str, Any] = {"amount": amount.strip(), "note": note, "expires_at": parse_expires(expires)}
+    if cap is not None:
+        body["cap"] = cap.strip()
+    with connect() as client:
+        b = client.post(f"/budgets/{seg(org)}/{seg(project)}/topup", body)
+    if as_json:
+        print_json(b)
+    else:
+        typer.echo(f"topped up {b['org']}/{b['project']} by {body['amount']}: balance {b['balance']}, "
+                   f"available {b['available']}")
+
+
+# --- tariffs -------------------------------------------------------------------------------------------------
+
+
+@tariff_app.command("list")
+@handle_errors
+def tariff_list(as_json: JsonOption = False) -> None:
+    """List the tariff versions, oldest first."""
+    with connect() as client:
+        out = client.get("/tariffs")
+    if as_json:
+        print_json(out)
+        return
+    print_table(("NAME", "VALID FROM", "MIN", "INCR", "POINTS/GPU-HOUR", "SERVICE", "PRIORITY"),
+                [[t["name"], fmt_time(t["valid_from"]), f"{t['minimum_seconds']}s", f"{t['increment_seconds']}s",
+                  _pairs(t["points_per_gpu_hour"]), _pairs(t["service_classes"]), _pairs(t["priority_classes"])]
+                 for t in out["tariffs"]], empty="no tariffs (budgets are off)")
+
+
+@tariff_app.command("load")
+@handle_errors
+def tariff_load(file: Annotated[Path, typer.Argument(help="A tariff YAML file (see docs/money.md).")],
+                as_json: JsonOption = False) -> None:
+    """Check a tariff file and add its versions on the server (operator); the server checks its GPU types."""
+    book = load_tariffs(file)
+    with connect() as client:
+        out = client.post("/tariffs", {"tariffs": [tariff_to_json(t) for t in book.tariffs]})
+    if as_json:
+        print_json(out)
+    else:
+        typer.echo(f"added {len(out['added'])} tariff version(s): {', '.join(out['added'])}")
+
+
+# --- usage ---------------------------------------------------------------------------------------------------
+
+
+@handle_errors
+def usage(
+    month: Annotated[str, typer.Option("--month", help="The UTC month, YYYY-MM.")],
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the server's CSV as is.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Usage of a month by org, project and GPU type (your org; operators: all)."""
+    if as_csv and as_json:
+        raise InputError("--csv", "give --csv or --json, not both")
+    with connect() as client:
+        if as_csv:
+            typer.echo(client.get_text("/usage", month=month, format="csv"), nl=False)
+            return
+        rows = client.get("/usage", month=month, format="json")
+    if as_json:
+        print_json(rows)
+        return
+    print_table(("MONTH", "ORG", "PROJECT", "GPU TYPE", "RUNS", "GPU-HOURS", "POINTS", "SUBSIDY", "CHARGED"),
+                [[r["month"], r["org"], r["project"], r["gpu_type"], r["runs"], r["gpu_hours"], r["points"],
+                  r["subsidy"], r["charged"]] for r in rows], empty=f"no usage in {month}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``usage`` and the budget / tariff groups."""
+    app.command("usage")(usage)
+    app.add_typer(budget_app, name="budget")
+    app.add_typer(tariff_app, name="tariff")
