@@ -203,9 +203,6 @@ class Ledger:
     def available(self, project: str) -> Decimal:
         return self.budget(project).available
 
-    def project_entries(self, project: str) -> tuple[Entry, ...]:
-        return tuple(e for e in self.entries if e.project == project)
-
     def usage_records(self) -> list[ChargeRecord]:
         """The charge records of settled runs, for :mod:`gpucloud.money.usage`."""
         return [e.usage for e in self.entries if e.kind is EntryKind.CHARGE and e.usage is not None]
