@@ -8,6 +8,7 @@ preemption only marks victims — their GPUs stay held until the caller reports 
 
 from __future__ import annotations
 
+from gpucloud.core.bookings import Fence
 from gpucloud.core.fit_memory import FitMemory
 from gpucloud.core.free_index import low_bits
 from gpucloud.core.placement import find_placement, give, take
@@ -96,7 +97,9 @@ def try_preempt(
     ``fresh`` are the jobs admitted earlier in this cycle: they ranked before ``job``, so they are never its
     victims (else e.g. a starving LAS job promoted to the front would be started and stopped at once).
     """
-    candidates = [v for v in policy.victims(job, now) if v.spec.id not in fresh]
+    fence = state.fence
+    candidates = [v for v in policy.victims(job, now)
+                  if v.spec.id not in fresh and (fence is None or not fence.touches(v.placement))]
     if not candidates:
         return False
     for gpu_type, shape in opts:
@@ -154,6 +157,9 @@ class _Cycle:
 
     def __init__(self, state: SchedulerState, policy: Policy, now: float, explain: bool) -> None:
         self.state = state
+        self.fence = state.fence
+        #: jobs ending by this time may backfill onto booked nodes: they are never "hopeless" by the memories
+        self.early_until = None if self.fence is None else self.fence.early_until
         self.policy = policy
         self.now = now
         self.explain = explain
@@ -186,7 +192,11 @@ class _Cycle:
                     and self.now < cached[2].start):
                 self._reservation = cached[2]
             else:
-                self._reservation = earliest_start(state, jid, opts, self.policy.running_by_end(), self.now)
+                by_end = self.policy.running_by_end()
+                fence = self.fence
+                if fence is not None:
+                    by_end = (r for r in by_end if not fence.touches(r.placement))
+                self._reservation = earliest_start(state, jid, opts, by_end, self.now)
                 state.reservation_cache = (
                     None if self._reservation is None else (jid, state.index.releases, self._reservation))
             if self._reservation is not None:
@@ -205,10 +215,16 @@ class _Cycle:
             self.exhausted = self.state.index.exhausted()
             if not self.exhausted:
                 return False
+        if self.early_until is not None:
+            return False
         return self.attempts <= 0 or not self.policy.may_preempt()
 
     def place_job(self, job: PendingJob, opts: list[tuple[str, Shape]]) -> Placement | None:
-        placement = place(self.state, opts)
+        if self.may_go_early(job):
+            assert self.fence is not None
+            placement = self.fence.place_early(opts, self.now + job.spec.walltime)
+        else:
+            placement = place(self.state, opts)
         if placement is None:
             return None
         res = self.reservation()
@@ -248,7 +264,7 @@ class _Cycle:
         """True when the job can neither be placed nor preempt, and its failure changes nothing for the
         jobs behind it — decided from the failure memories alone, without looking at quotas."""
         mode = self.policy.mode
-        if mode is Mode.STRICT or (mode is Mode.BACKFILL and self.head is None):
+        if mode is Mode.STRICT or (mode is Mode.BACKFILL and self.head is None) or self.may_go_early(job):
             return False
         memory = self.state.index.memory
         shapes = self.state.shapes[job.spec.id]
@@ -277,6 +293,33 @@ class _Cycle:
             self.open_classes = {c for c, walltimes in self.state.class_walltimes.items() if walltimes}
         self.open_classes.discard(shape_class)
 
+    def may_go_early(self, job: PendingJob) -> bool:
+        """Could the job backfill onto booked nodes (it ends before some booking opens)?"""
+        return self.early_until is not None and self.now + job.spec.walltime <= self.early_until
+
+    def step_booked(self, job: PendingJob) -> None:
+        """A job naming a booking: start it on the booking's nodes when the window is open and it fits."""
+        state, now, jid = self.state, self.now, job.spec.id
+        booking = state.bookings.get(job.spec.reservation or "")
+        fence = self.fence
+        if (booking is None or fence is None or booking.org != job.spec.org or not booking.open_at(now)
+                or now + job.spec.walltime > booking.end):
+            self.result.waiting[jid] = WaitReason.RESERVATION
+            return
+        placement = fence.place_booked(booking, state.shapes[jid])
+        if placement is None:
+            self.result.waiting[jid] = WaitReason.NO_FIT
+            return
+        self.start(job, placement)
+
+    def start(self, job: PendingJob, placement: Placement) -> None:
+        if self.fence is not None:
+            self.fence.unhide(placement)
+        admit(self.state, self.policy, job, placement, self.now)
+        self.admitted.append(job)
+        self.fresh.add(job.spec.id)
+        self.result.admissions.append(Admission(job.spec.id, placement))
+
     def runs_past_reservation(self, job: PendingJob) -> bool:
         res = self._reservation
         return res is not None and self.now + job.spec.walltime > res.start
@@ -287,7 +330,7 @@ class _Cycle:
         shape_class = state.shape_class.get(jid)
         # A job running past the reservation can fail for more reasons than one that ends before it.
         cls = None if shape_class is None else (shape_class, self.runs_past_reservation(job))
-        if cls in self.hopeless_classes and jid not in state.nominated:
+        if cls in self.hopeless_classes and jid not in state.nominated and not self.may_go_early(job):
             result.waiting[jid] = self.idle_reason()
             return
         if self.hopeless(job):
@@ -304,10 +347,7 @@ class _Cycle:
         opts, refused = options(state, job)
         placement = self.place_job(job, opts) if opts else None
         if placement is not None:
-            admit(state, self.policy, job, placement, self.now)
-            self.admitted.append(job)
-            self.fresh.add(jid)
-            result.admissions.append(Admission(jid, placement))
+            self.start(job, placement)
             return
         if not opts:
             result.waiting[jid] = WaitReason.QUOTA
@@ -338,16 +378,43 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
     state.index.new_cycle()
     policy.begin_cycle(now)
     policy.prepare(now)
+    fence = None
+    if state.bookings or state.down:
+        fence = state.fence = Fence(state.index, state.bookings, state.down, now)
+    try:
+        result = _run(state, policy, now, explain)
+    finally:
+        if fence is not None:
+            fence.restore()
+            state.fence = None
+    if fence is not None:
+        result.wake_at = min((t for t in (result.wake_at, fence.wake_at()) if t is not None), default=None)
+    return result
+
+
+def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> CycleResult:
     cycle = _Cycle(state, policy, now, explain)
     result = cycle.result
+    if cycle.fence is not None:
+        # Jobs naming a booking do not queue behind the others: their nodes are theirs alone.
+        for job in [j for j in state.pending.values() if j.spec.reservation is not None]:
+            cycle.step_booked(job)
     jobs = policy.order(now)
     hopeless, shape_class, nominated = cycle.hopeless_classes, state.shape_class, state.nominated
+    early_until = cycle.early_until
     for job in jobs:
         jid = job.spec.id
+        if job.spec.reservation is not None:
+            if explain:
+                result.order.append(jid)
+                if jid in state.pending:
+                    result.waiting.setdefault(jid, WaitReason.RESERVATION)
+            continue
         # Fast path: a job of a class already known to be hopeless in this cycle.
         res = cycle._reservation
         key = (shape_class[jid], res is not None and now + job.spec.walltime > res.start)
-        if key in hopeless and jid not in nominated:
+        if key in hopeless and jid not in nominated and (
+                early_until is None or now + job.spec.walltime > early_until):
             if explain:
                 result.order.append(jid)
                 result.waiting[jid] = cycle.idle_reason()
@@ -359,7 +426,8 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
                 result.waiting[jid] = rest
                 for other in jobs:
                     result.order.append(other.spec.id)
-                    result.waiting[other.spec.id] = rest
+                    if other.spec.reservation is None:
+                        result.waiting[other.spec.id] = rest
             break
         if explain:
             result.order.append(jid)

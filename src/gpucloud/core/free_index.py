@@ -74,6 +74,24 @@ class FreeIndex:
         new.releases = 0
         return new
 
+    @classmethod
+    def only(cls, cluster: Cluster, masks: dict[int, int]) -> FreeIndex:
+        """An index of ``cluster`` in which only the GPUs in ``masks`` (node → free bitmask) are free."""
+        new = cls.__new__(cls)
+        new.cluster = cluster
+        n = len(cluster.nodes)
+        new.free = [0] * n
+        new.mask = [0] * n
+        new.buckets = {t: [{} for _ in range(m + 1)] for t, m in cluster.max_node_gpus.items()}
+        new.type_free = dict.fromkeys(cluster.gpu_types, 0)
+        new.caching = True
+        new.memory = FitMemory()
+        new.releases = 0
+        for node, mask in masks.items():
+            if mask:
+                new._set(node, mask)
+        return new
+
     @property
     def total_free(self) -> int:
         return sum(self.type_free.values())

@@ -7,8 +7,9 @@ decisions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+from gpucloud.core.bookings import Booking
 from gpucloud.core.cycle import run_cycle
 from gpucloud.core.placement import give, take
 from gpucloud.core.policies import POLICIES
@@ -74,6 +75,14 @@ class Scheduler:
         if not out:
             raise first_error or InputError("gpu_type", "no GPU type of this cluster fits the job", spec.gpu_type)
         return out
+
+    def set_bookings(self, bookings: Iterable[Booking]) -> None:
+        """The approved advance reservations (replacing those set before); see :mod:`gpucloud.core.bookings`."""
+        self.state.bookings = {b.id: b for b in bookings}
+
+    def set_down(self, nodes: Iterable[int]) -> None:
+        """The nodes (indices) that take no new job."""
+        self.state.down = frozenset(nodes)
 
     def submit(self, job: PendingJob) -> None:
         """Queue a job (``job.queued_since`` defaults to its submit time)."""

@@ -15,6 +15,7 @@ from gpucloud.model.job import Shape
 from gpucloud.model.org import Org, default_org
 
 if TYPE_CHECKING:
+    from gpucloud.core.bookings import Booking, Fence
     from gpucloud.core.reservation import Reservation
 
 
@@ -69,6 +70,11 @@ class SchedulerState:
     #: backfill: the last head reservation, with the index's release count when it was computed. It stays
     #: valid while no GPU was released: later admissions were checked against it (and consumed its spare).
     reservation_cache: tuple[str, int, Reservation] | None = None
+    #: approved advance reservations by id, and the nodes that are down (see :mod:`gpucloud.core.bookings`)
+    bookings: dict[str, Booking] = field(default_factory=dict)
+    down: frozenset[int] = frozenset()
+    #: during a cycle with bookings or down nodes: what it hides from the index
+    fence: Fence | None = None
     running_priorities: Counter[int] = field(default_factory=Counter)
     pending_priorities: Counter[int] = field(default_factory=Counter)
     _next_seq: int = 0

@@ -112,6 +112,8 @@ class WaitReason:
     UNSCHEDULABLE = "no node in the cluster can ever fit it"
     #: the job's project cannot cover the hold of its walltime (set by the service when budgets are on)
     BUDGET = "budget"
+    #: the job names a reservation whose window is not open (or that it would outlast)
+    RESERVATION = "reservation"
 
 
 @dataclass(slots=True)

@@ -60,6 +60,8 @@ class JobSpec:
     grace: float = 0.0
     user: str = ""
     project: str = ""
+    #: the booking (advance reservation) the job runs in: only its nodes, only in its window
+    reservation: str | None = None
 
     def __post_init__(self) -> None:
         if self.num_gpus < 1:
