@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpucloud.core.bookings import Booking, bookable, choose_nodes
+from gpucloud.core.bookings import Booking, bookable, busy_until, choose_nodes
 from gpucloud.core.scheduler import Scheduler
 from gpucloud.core.types import PendingJob, Placement, RunningJob, WaitReason
 from gpucloud.errors import InputError
@@ -133,11 +133,12 @@ def test_down_nodes_take_no_new_jobs() -> None:
 
 def test_choose_nodes_skips_busy_overlapping_and_down_nodes() -> None:
     cluster = parse_inline("8x8")  # n0..n7, racks of 4: n0-n3 and n4-n7
-    running = [RunningJob(JobSpec("long", "co", 8, 0.0, 500.0), Placement(GT, ((0, tuple(range(8))),)), 0.0),
-               RunningJob(JobSpec("ends", "co", 8, 0.0, 90.0), Placement(GT, ((1, tuple(range(8))),)), 0.0)]
+    running = busy_until([
+        RunningJob(JobSpec("long", "co", 8, 0.0, 500.0), Placement(GT, ((0, tuple(range(8))),)), 0.0),
+        RunningJob(JobSpec("ends", "co", 8, 0.0, 85.0, grace=5.0), Placement(GT, ((1, tuple(range(8))),)), 0.0)])
     other = Booking("other", "x", GT, (4, 5), 150.0, 300.0)
-    # For [100, 200): n0 runs past 100 (blocked), n1 ends at 90 (fine), n4/n5 are booked in an overlapping
-    # window, n7 is down. Bookable: n1, n2, n3, n6.
+    # For [100, 200): n0 runs past 100 (blocked), n1 ends at 85 + 5 s grace = 90 (fine), n4/n5 are booked in
+    # an overlapping window, n7 is down. Bookable: n1, n2, n3, n6.
     assert bookable(cluster, GT, 100.0, 200.0, running, [other], down=[7]) == [1, 2, 3, 6]
     # Three nodes fit in rack 0 (n1, n2, n3): chosen together rather than spread.
     assert choose_nodes(cluster, GT, 3, 100.0, 200.0, running, [other], down=[7]) == (1, 2, 3)

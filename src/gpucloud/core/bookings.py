@@ -52,7 +52,19 @@ class Booking:
         return self.start <= now < self.end
 
 
-def _blocked(start: float, end: float, running: Iterable[RunningJob], bookings: Iterable[Booking],
+def busy_until(running: Iterable[RunningJob], grace: bool = True) -> dict[int, float]:
+    """Per node, the latest time a job running there may still hold it: its walltime end (plus the grace
+    period a walltime kill allows, unless ``grace`` is False)."""
+    out: dict[int, float] = {}
+    for r in running:
+        end = r.expected_end + (r.spec.grace if grace else 0.0)
+        for n, _ in r.placement.nodes:
+            if end > out.get(n, end - 1):
+                out[n] = end
+    return out
+
+
+def _blocked(start: float, end: float, busy: Mapping[int, float], bookings: Iterable[Booking],
              down: Iterable[int]) -> set[int]:
     """Nodes that cannot be booked for ``[start, end)``: down, booked in an overlapping window, or running a
     job that may still run at ``start``."""
@@ -60,32 +72,30 @@ def _blocked(start: float, end: float, running: Iterable[RunningJob], bookings: 
     for b in bookings:
         if b.start < end and start < b.end:
             blocked.update(b.nodes)
-    for r in running:
-        if r.expected_end > start:
-            blocked.update(n for n, _ in r.placement.nodes)
+    blocked.update(n for n, t in busy.items() if t > start)
     return blocked
 
 
-def bookable(cluster: Cluster, gpu_type: str, start: float, end: float, running: Iterable[RunningJob],
+def bookable(cluster: Cluster, gpu_type: str, start: float, end: float, busy: Mapping[int, float],
              bookings: Iterable[Booking], down: Iterable[int] = ()) -> list[int]:
     """The nodes of ``gpu_type`` (of its largest size: bookings are priced per such node) that could be booked
     for the window now."""
     per_node = cluster.max_node_gpus.get(gpu_type, 0)
     if per_node < 1:
         raise InputError("gpu_type", "no node of the cluster has this GPU type", gpu_type)
-    blocked = _blocked(start, end, running, bookings, down)
+    blocked = _blocked(start, end, busy, bookings, down)
     return [n.index for n in cluster.nodes if n.gpu_type == gpu_type and n.gpus == per_node
             and n.index not in blocked]
 
 
 def choose_nodes(cluster: Cluster, gpu_type: str, count: int, start: float, end: float,
-                 running: Iterable[RunningJob], bookings: Iterable[Booking], down: Iterable[int] = ()
+                 busy: Mapping[int, float], bookings: Iterable[Booking], down: Iterable[int] = ()
                  ) -> tuple[int, ...] | None:
     """``count`` :func:`bookable` nodes, as close together as placement puts a gang (one rack, else fewest
     racks of one block, ...); None when there are not enough."""
     if count < 1:
         raise InputError("nodes", "must be at least 1", count)
-    ok = bookable(cluster, gpu_type, start, end, running, bookings, down)
+    ok = bookable(cluster, gpu_type, start, end, busy, bookings, down)
     if len(ok) < count:
         return None
     per_node = cluster.max_node_gpus[gpu_type]
