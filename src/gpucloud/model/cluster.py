@@ -99,6 +99,10 @@ class Cluster:
     def node_by_name(self, name: str) -> Node:
         return self.nodes[self._by_name[name]]
 
+    def index_of(self, name: str) -> int | None:
+        """The index of the node named ``name``, or None when the cluster has no such node."""
+        return self._by_name.get(name)
+
     def gpu_label(self, node: int, gpu: int) -> str:
         """The ``node/gpu`` id used in outputs (e.g. ``su1-r03-n2/5``)."""
         return f"{self.nodes[node].name}/{gpu}"

@@ -23,6 +23,7 @@ from gpucloud.model.cluster_file import resolve_gpu_type
 from gpucloud.model.job import JobSpec, JobState, Shape
 from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS, priority_of
 from gpucloud.service.auth import Forbidden, Principal
+from gpucloud.service.reservations import job_terms
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.errors import Conflict, NotFound
 from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, UserRow
@@ -54,6 +55,10 @@ class SubmitRequest:
     org: str | None = None
     project: str | None = None
     idempotency_key: str | None = None
+    #: how the job is priced (a service class of the tariff)
+    service_class: str = "standard"
+    #: the name (or ``#id``) of a reservation of the job's org to run in
+    reservation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,16 +189,18 @@ def validate_submit(session: Session, who: Principal, req: SubmitRequest, cluste
     if project is None:
         raise InputError("project", f"unknown project in org {org.name!r}", project_name)
     priority, gpu_type = check_request(req, who, org.name, project.name, cluster, now)
+    terms = job_terms(session, org.id, req.service_class, req.reservation, gpu_type, req.walltime_s, req.num_gpus,
+                      cluster, now)
     user = session.get(UserRow, who.user_id)
     if user is None:
         raise NotFound("user", who.name)
     return JobRow(
         org=org, project=project, user=user, name=req.name, argv=list(req.argv),
-        env=dict(req.env), cwd=req.cwd, num_gpus=req.num_gpus, nodes=req.nodes, gpu_type=gpu_type,
+        env=dict(req.env), cwd=req.cwd, num_gpus=req.num_gpus, nodes=req.nodes, gpu_type=terms.gpu_type,
         walltime_s=float(req.walltime_s), priority=priority, priority_class=req.priority_class,
         preemptible=req.preemptible, grace_s=float(req.grace_s), state=JobState.PENDING.value, reason="submitted",
         cancel_requested=False, submitted_at=now, queued_at=now, run_count=0, preemptions=0, attained_gpu_s=0.0,
-        idempotency_key=req.idempotency_key,
+        idempotency_key=req.idempotency_key, service_class=terms.service_class, reservation_id=terms.reservation_id,
     )
 
 

@@ -33,6 +33,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
 from gpucloud.service.auth import Principal
 from gpucloud.service.jobs import SubmitRequest, check_request, submit_org_name
+from gpucloud.service.reservations import job_terms
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.errors import NotFound
 from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, ProjectRow, UserRow
@@ -89,7 +90,7 @@ class TenantCache:
     def warm(self, who: Principal, req: SubmitRequest) -> bool:
         """True if :func:`prepare` will not need the database for this request."""
         org = req.org if who.is_operator else who.org
-        if org is None or who.user_id not in self._users:
+        if org is None or who.user_id not in self._users or req.reservation is not None:
             return False
         org_id = self._orgs.get(org)
         return org_id is not None and (org_id, req.project or DEFAULT_PROJECT) in self._projects
@@ -120,17 +121,24 @@ def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: C
     if project_id is None:
         raise InputError("project", f"unknown project in org {name!r}", project_name)
     priority, gpu_type = check_request(req, who, name, project_name, cluster, now)
+    if req.reservation is None:  # no database needed
+        terms = job_terms(None, org_id, req.service_class, None, gpu_type, req.walltime_s, req.num_gpus, cluster, now)
+    else:
+        with tenants.sessions() as session:
+            terms = job_terms(session, org_id, req.service_class, req.reservation, gpu_type, req.walltime_s,
+                              req.num_gpus, cluster, now)
     user = tenants.user(who.user_id)
     if user is None:
         raise NotFound("user", who.name)
     values = {
         "org_id": org_id, "project_id": project_id, "user_id": who.user_id, "name": req.name,
         "argv": list(req.argv), "env": dict(req.env), "cwd": req.cwd, "num_gpus": req.num_gpus, "nodes": req.nodes,
-        "gpu_type": gpu_type, "walltime_s": float(req.walltime_s), "priority": priority,
+        "gpu_type": terms.gpu_type, "walltime_s": float(req.walltime_s), "priority": priority,
         "priority_class": req.priority_class, "preemptible": req.preemptible, "grace_s": float(req.grace_s),
         "state": JobState.PENDING.value, "reason": "submitted", "cancel_requested": False, "submitted_at": now,
         "queued_at": now, "run_count": 0, "preemptions": 0, "attained_gpu_s": 0.0,
-        "idempotency_key": req.idempotency_key, "row_version": 1,
+        "idempotency_key": req.idempotency_key, "row_version": 1, "service_class": terms.service_class,
+        "reservation_id": terms.reservation_id,
     }
     return Prepared(values, name, project_name, user, f"submitted by {who.name}")
 
@@ -146,7 +154,7 @@ def response_fields(p: Prepared, job_id: int) -> dict[str, Any]:
         "grace_s": v["grace_s"], "state": v["state"], "reason": v["reason"], "cancel_requested": False,
         "submitted_at": v["submitted_at"], "queued_at": v["queued_at"], "started_at": None, "ended_at": None,
         "exit_code": None, "placement": None, "assigned_gpu_type": None, "run_count": 0, "preemptions": 0,
-        "created": True,
+        "service_class": v["service_class"], "reservation_id": v["reservation_id"], "created": True,
     }
 
 

@@ -39,6 +39,7 @@ def _job_fields(job: JobRow) -> dict[str, object]:
         "submitted_at": job.submitted_at, "queued_at": job.queued_at, "started_at": job.started_at,
         "ended_at": job.ended_at, "exit_code": job.exit_code, "placement": placement,
         "assigned_gpu_type": job.assigned_gpu_type, "run_count": job.run_count, "preemptions": job.preemptions,
+        "service_class": job.service_class, "reservation_id": job.reservation_id,
     }
 
 

@@ -76,7 +76,8 @@ class FastSubmit:
                 argv=tuple(b.argv), walltime_s=b.walltime, num_gpus=b.num_gpus, nodes=b.nodes,
                 gpu_type=b.gpu_type, name=b.name, env=b.env, cwd=b.cwd, priority_class=b.priority,
                 preemptible=b.preemptible, grace_s=b.grace, org=b.org, project=b.project,
-                idempotency_key=b.idempotency_key)
+                idempotency_key=b.idempotency_key, service_class=b.service_class,
+                reservation=b.reservation)
             if req.idempotency_key is not None or not self.ctx.tenants.warm(principal, req):
                 raise LookupError("not the ordinary case")
             prepared = prepare(self.ctx.tenants, principal, req, self.ctx.cluster, self.ctx.clock())

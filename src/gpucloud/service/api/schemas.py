@@ -44,6 +44,10 @@ class JobSubmit(_In):
     org: str | None = Field(default=None, min_length=1, max_length=100)
     project: str | None = Field(default=None, min_length=1, max_length=100)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    service_class: str = Field(default="standard", max_length=20,
+                               description="how the job is priced: standard, interactive or preemptible")
+    reservation: str | None = Field(default=None, min_length=1, max_length=100,
+                                    description="run inside this reservation of your org (its name or #id)")
 
 
 class PlacedNodeOut(BaseModel):
@@ -80,6 +84,8 @@ class JobOut(BaseModel):
     assigned_gpu_type: str | None
     run_count: int
     preemptions: int
+    service_class: str = "standard"
+    reservation_id: int | None = None
 
 
 class JobEventOut(_Out):
@@ -133,10 +139,33 @@ class GpuOut(BaseModel):
     job_id: int | None = Field(description="the holding job when you may see it")
 
 
+class NodeReservationOut(BaseModel):
+    id: int
+    name: str
+    org: str | None = Field(description="null when the caller may not see whose it is")
+    start: float
+    end: float
+    active: bool = Field(description="the window has started")
+
+
 class NodeOut(BaseModel):
     name: str
     gpu_type: str
     gpus: list[GpuOut]
+    state: Literal["up", "down"] = "up"
+    state_reason: str | None = None
+    reservation: NodeReservationOut | None = Field(default=None, description="the current or next reservation")
+
+
+class NodeStateIn(_In):
+    state: Literal["up", "down"]
+    reason: str = Field(default="", max_length=1000)
+
+
+class NodeStateOut(BaseModel):
+    node: str
+    state: Literal["up", "down"]
+    reason: str
 
 
 class RackOut(BaseModel):
@@ -176,19 +205,26 @@ class ReloadOut(BaseModel):
 # --- tenants -------------------------------------------------------------------------------------------------
 
 
+#: An org's kind ("university", "institute", "company", ...; "" for none): subsidy programmes may be open to a kind.
+OrgKind = Annotated[str, Field(max_length=40, pattern=r"^([a-z0-9][a-z0-9_-]*)?$")]
+
+
 class OrgCreate(_In):
     name: Name
     weight: float = Field(default=1.0, gt=0, le=1e6)
+    kind: OrgKind = ""
 
 
 class OrgUpdate(_In):
-    weight: float = Field(gt=0, le=1e6)
+    weight: float | None = Field(default=None, gt=0, le=1e6)
+    kind: OrgKind | None = None
 
 
 class OrgOut(_Out):
     id: int
     name: str
     weight: float
+    kind: str = ""
     created_at: float
 
 

@@ -8,9 +8,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from gpucloud.core.bookings import Booking
 from gpucloud.core.scheduler import Scheduler
 from gpucloud.core.state import DecayedUsage
 from gpucloud.core.types import PendingJob, RunningJob, WaitReason
@@ -21,6 +22,7 @@ from gpucloud.model.org import Org
 from gpucloud.service.control.txn import job_select, jobs_table
 from gpucloud.service.jobs import HOLDING_STATES
 from gpucloud.service.store.engine import scheduler_version
+from gpucloud.service.store.models import NodeStateRow, ReservationRow
 from gpucloud.service.store.placement import core_placement, placement_from_json
 from gpucloud.service.store.tenants import load_orgs
 
@@ -42,6 +44,20 @@ class Snapshot:
     pending: list[JobData]
     active: list[JobData]
     orgs: dict[str, Org]
+    #: approved reservations that have not ended (ids, org, GPU type, node names, window)
+    reserved: list[ReservedNodes] = field(default_factory=list)
+    #: names of the nodes that are down
+    down: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReservedNodes:
+    id: int
+    org: str
+    gpu_type: str
+    nodes: tuple[str, ...]
+    start: float
+    end: float
 
 
 def read_snapshot(session: Session) -> Snapshot:
@@ -55,14 +71,18 @@ def read_snapshot(session: Session) -> Snapshot:
             jobs.c.queued_at, jobs.c.id)))
     active = list(session.execute(
         job_select().where(jobs.c.state.in_([s.value for s in HOLDING_STATES])).order_by(jobs.c.id)))
-    return Snapshot(version, pending, active, load_orgs(session))
+    reserved = [ReservedNodes(r.id, r.org.name, r.gpu_type, tuple(r.node_names or ()), r.start_at, r.end_at)
+                for r in session.scalars(select(ReservationRow).where(ReservationRow.state == "approved"))]
+    down = list(session.scalars(select(NodeStateRow.node).where(NodeStateRow.state == "down")))
+    return Snapshot(version, pending, active, load_orgs(session), reserved, down)
 
 
 def spec_of(row: JobData) -> JobSpec:
     """The scheduling core's view of a snapshot row (``id`` is ``str(row.id)``)."""
     return JobSpec(id=str(row.id), org=row.org_name, num_gpus=row.num_gpus, submit_time=row.submitted_at,
                    walltime=row.walltime_s, gpu_type=row.gpu_type, nodes=row.nodes, priority=row.priority,
-                   preemptible=row.preemptible, grace=row.grace_s, user=row.user_name, project=row.project_name)
+                   preemptible=row.preemptible, grace=row.grace_s, user=row.user_name, project=row.project_name,
+                   reservation=None if row.reservation_id is None else str(row.reservation_id))
 
 
 @dataclass
@@ -78,6 +98,13 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
     logged and left out (the active ones keep running; pending ones get a wait reason)."""
     sched = Scheduler(cluster, snap.orgs, policy, usage=usage)
     built = Built(sched)
+    bookings = []
+    for r in snap.reserved:
+        nodes = tuple(i for i in map(cluster.index_of, r.nodes) if i is not None)
+        if nodes and r.end > now:
+            bookings.append(Booking(str(r.id), r.org, r.gpu_type, nodes, r.start, r.end))
+    sched.set_bookings(bookings)
+    sched.set_down(i for i in map(cluster.index_of, snap.down) if i is not None)
     for row in snap.active:
         gpu_type = row.assigned_gpu_type
         try:
