@@ -86,6 +86,10 @@ def submit(
     cwd: Annotated[str | None, typer.Option("--cwd", help="Working directory (default: the current one).")] = None,
     idempotency_key: Annotated[str | None, typer.Option(
         "--idempotency-key", help="Resubmitting with the same key returns the first job (default: random).")] = None,
+    service_class: Annotated[str | None, typer.Option(
+        "--service-class", help="How it is priced: standard, interactive or preemptible.")] = None,
+    reservation: Annotated[str | None, typer.Option(
+        "--reservation", help="Run inside this reservation of your org (its name or #id).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Submit a job and print its id.
@@ -96,7 +100,8 @@ def submit(
         list(command or []), gpus=gpus, nodes=nodes, gpus_per_node=gpus_per_node, gpu_type=gpu_type,
         walltime=walltime, priority=priority, grace=grace, org=org, project=project, name=name,
         env=parse_env(env or []) or None, cwd=cwd if cwd is not None else os.getcwd(),
-        idempotency_key=idempotency_key or f"cli-{secrets.token_urlsafe(16)}",
+        idempotency_key=idempotency_key or f"cli-{secrets.token_urlsafe(16)}", service_class=service_class,
+        reservation=reservation,
     )
     if not preemptible:
         body["preemptible"] = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gpucloud.cli import admin, cluster_map, jobs, money, server, simulate
+from gpucloud.cli import admin, cluster_map, jobs, money, reservations, server, simulate
 
 app = typer.Typer(
     name="gpucloud",
@@ -27,6 +27,7 @@ jobs.register(app)
 cluster_map.register(app)
 admin.register(app)
 money.register(app)
+reservations.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
