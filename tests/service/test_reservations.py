@@ -231,3 +231,6 @@ def test_service_class_prices_the_hold(rig: Rig) -> None:
     assert (rig.job(cheap)["estimated_cost"], rig.job(normal)["estimated_cost"]) == ("2.0000", "4.0000")
     err = call(rig, "alice", "POST", "/api/v1/jobs", {"argv": ["true"], "service_class": "reserved"}, 422)
     assert err["detail"][0]["field"] == "service_class"
+    err = call(rig, "alice", "POST", "/api/v1/jobs", {"argv": ["true"], "service_class": "preemptible",
+                                                      "preemptible": False}, 422)
+    assert err["detail"][0]["field"] == "preemptible"

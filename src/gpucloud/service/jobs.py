@@ -189,8 +189,7 @@ def validate_submit(session: Session, who: Principal, req: SubmitRequest, cluste
     if project is None:
         raise InputError("project", f"unknown project in org {org.name!r}", project_name)
     priority, gpu_type = check_request(req, who, org.name, project.name, cluster, now)
-    terms = job_terms(session, org.id, req.service_class, req.reservation, gpu_type, req.walltime_s, req.num_gpus,
-                      cluster, now)
+    terms = job_terms(session, org.id, req, gpu_type, cluster, now)
     user = session.get(UserRow, who.user_id)
     if user is None:
         raise NotFound("user", who.name)

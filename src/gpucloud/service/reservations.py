@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +38,9 @@ from gpucloud.service.store.models import JobRow, LedgerEntryRow, NodeStateRow, 
 from gpucloud.service.store.placement import core_placement, placement_from_json
 from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project
 from gpucloud.service.transitions import apply_transition
+
+if TYPE_CHECKING:
+    from gpucloud.service.jobs import SubmitRequest
 
 REQUESTED, APPROVED, REJECTED, CANCELLED = "requested", "approved", "rejected", "cancelled"
 #: The longest window one reservation may cover.
@@ -352,18 +356,22 @@ class JobTerms:
     gpu_type: str | None
 
 
-def job_terms(session: Session | None, org_id: int, service_class: str, reservation: str | None, gpu_type: str | None,
-              walltime_s: float, gpus: int, cluster: Cluster, now: float) -> JobTerms:
-    """Check a submission's ``service_class`` and ``reservation`` (InputError naming the field)."""
-    if reservation is None:
-        if service_class not in SERVICE_CLASSES:
+def job_terms(session: Session | None, org_id: int, req: SubmitRequest, gpu_type: str | None, cluster: Cluster,
+              now: float) -> JobTerms:
+    """Check a submission's ``service_class`` and ``reservation`` (InputError naming the field). A
+    ``preemptible`` job must let the scheduler preempt it: that is what its lower price pays for."""
+    if req.reservation is None:
+        if req.service_class not in SERVICE_CLASSES:
             raise InputError("service_class", f"must be one of {', '.join(SERVICE_CLASSES)} (jobs in a reservation "
-                             "are priced as reserved)", service_class)
-        return JobTerms(service_class, None, gpu_type)
+                             "are priced as reserved)", req.service_class)
+        if req.service_class == "preemptible" and not req.preemptible:
+            raise InputError("preemptible", "a job of the preemptible service class must be preemptible", False)
+        return JobTerms(req.service_class, None, gpu_type)
     if session is None:
         raise ValueError("a reservation is looked up in the database: pass a session")
-    row = find_for_job(session, org_id, reservation)
-    return JobTerms(pricing.RESERVED_SERVICE_CLASS, row.id, check_job(row, gpu_type, walltime_s, gpus, cluster, now))
+    row = find_for_job(session, org_id, req.reservation)
+    return JobTerms(pricing.RESERVED_SERVICE_CLASS, row.id,
+                    check_job(row, gpu_type, req.walltime_s, req.num_gpus, cluster, now))
 
 
 @dataclass(frozen=True)

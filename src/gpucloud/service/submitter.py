@@ -122,11 +122,10 @@ def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: C
         raise InputError("project", f"unknown project in org {name!r}", project_name)
     priority, gpu_type = check_request(req, who, name, project_name, cluster, now)
     if req.reservation is None:  # no database needed
-        terms = job_terms(None, org_id, req.service_class, None, gpu_type, req.walltime_s, req.num_gpus, cluster, now)
+        terms = job_terms(None, org_id, req, gpu_type, cluster, now)
     else:
         with tenants.sessions() as session:
-            terms = job_terms(session, org_id, req.service_class, req.reservation, gpu_type, req.walltime_s,
-                              req.num_gpus, cluster, now)
+            terms = job_terms(session, org_id, req, gpu_type, cluster, now)
     user = tenants.user(who.user_id)
     if user is None:
         raise NotFound("user", who.name)
