@@ -121,6 +121,9 @@ def test_named_job_runs_in_the_window_and_others_stay_off(rig: Rig) -> None:
     # The job inside the reservation costs nothing more; the reservation was paid at booking.
     assert rig.job(mine)["final_cost"] is None
     assert rig.budget("alpha/default")["balance"] == "952.0000"
+    # The usage report counts the reservation: 1 node × 8 GPUs × 2 h = 16 GPU-hours for 48 points.
+    month = call(rig, "admin", "GET", "/api/v1/usage?month=2023-11")
+    assert [(u["org"], u["gpu_hours"], u["points"]) for u in month] == [("alpha", "16.0000", "48.0000")]
     # The node stays alpha's until the window ends, even idle: bob's fourth job waits for it.
     rig.loop.tick()
     waiting = [j for j in others if rig.job(j)["state"] == "pending"]

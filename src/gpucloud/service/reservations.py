@@ -173,32 +173,31 @@ def request(session: Session, who: Principal, req: ReservationRequest, cluster: 
                                                                ReservationRow.name == name)) is not None:
         raise Conflict(f"org {org.name} already has a reservation named {name!r}")
     row = ReservationRow(name=name or "-", org_id=org.id, project_id=project_id, requested_by=who.user_id,
-                         gpu_type=gpu_type, nodes=req.nodes, start_at=req.start, end_at=req.end, state=REQUESTED,
-                         note=req.note, created_at=now)
+                         gpu_type=gpu_type, nodes=req.nodes, gpus_per_node=size, start_at=req.start,
+                         end_at=req.end, state=REQUESTED, note=req.note, created_at=now)
     session.add(row)
     session.flush()
     if not name:
         row.name = f"r{row.id}"
-    _quote(session, row, cluster, now)
+    _quote(session, row, now)
     if 0 < req.nodes <= rules.auto_approve_nodes and _choose(session, row, cluster, now) is not None:
         _approve(session, row, cluster, now, note="approved by the automatic rule")
     return row
 
 
-def _priced(row: ReservationRow, cluster: Cluster) -> pricing.Reservation:
-    """The reservation as priced: whole nodes of the type's (largest) size."""
+def _priced(row: ReservationRow) -> pricing.Reservation:
+    """The reservation as priced: whole nodes of ``gpus_per_node`` GPUs."""
     return pricing.Reservation(str(row.id), row.org.name, budgets.project_key(row.org.name, row.project.name),
-                               row.gpu_type, row.nodes, cluster.max_node_gpus.get(row.gpu_type, 1), row.start_at,
-                               row.end_at)
+                               row.gpu_type, row.nodes, row.gpus_per_node, row.start_at, row.end_at)
 
 
-def _quote(session: Session, row: ReservationRow, cluster: Cluster, now: float) -> None:
+def _quote(session: Session, row: ReservationRow, now: float) -> None:
     """Refuse (an InputError naming ``nodes``) a request whose project could not pay the price at the tariff
     in force now. Without a tariff reservations are free."""
     book = budgets.tariff_book(session)
     if book is None:
         return
-    res = _priced(row, cluster)
+    res = _priced(row)
     price = pricing.price(book.in_force(now), res)
     available = budgets.load_state(session, {row.project_id: res.project}, lock=False).ledger.available(res.project)
     if available < price:
@@ -233,7 +232,7 @@ def _approve(session: Session, row: ReservationRow, cluster: Cluster, now: float
         raise Conflict(f"only {free} nodes of {row.gpu_type} are free for the window; {row.nodes} asked")
     book = budgets.tariff_book(session)
     if book is not None:
-        res = _priced(row, cluster)
+        res = _priced(row)
         state = budgets.load_state(session, {row.project_id: res.project})
         try:
             ledger = pricing.book(state.ledger, res, book.in_force(now), now)
@@ -283,8 +282,7 @@ def reject(session: Session, who: Principal, rid: int, now: float, note: str = "
     return row
 
 
-def cancel(session: Session, who: Principal, rid: int, cluster: Cluster, now: float,
-           rules: ReservationRules) -> ReservationRow:
+def cancel(session: Session, who: Principal, rid: int, now: float, rules: ReservationRules) -> ReservationRow:
     """The org's admin or an operator cancels; an approved one is refunded in full up to ``start − cut-off``.
     Its pending jobs are cancelled with it; its running jobs run on (the nodes are no longer kept)."""
     row = get(session, who, rid)
@@ -294,7 +292,7 @@ def cancel(session: Session, who: Principal, rid: int, cluster: Cluster, now: fl
                        "reservations that have not ended can be cancelled")
     bump_version(session)
     if row.state == APPROVED and row.price:
-        res = _priced(row, cluster)
+        res = _priced(row)
         state = _with_charges(session, budgets.load_state(session, {row.project_id: res.project}), row)
         ledger = pricing.cancel(state.ledger, res, now, pricing.ReservationTerms(rules.cancel_cutoff_s))
         row.refunded = sum((e.amount for e in budgets.append(session, state, ledger)), Decimal("0.0000"))

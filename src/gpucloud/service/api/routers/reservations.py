@@ -146,6 +146,6 @@ def cancel_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> Reserva
     that name it are cancelled."""
     now = ctx.clock()
     with ctx.sessions.begin() as session:
-        result = out(res.cancel(session, who, rid, ctx.cluster, now, rules(ctx)), now)
+        result = out(res.cancel(session, who, rid, now, rules(ctx)), now)
     ctx.notify()
     return result

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("requested_by", sa.Integer(), nullable=True),
         sa.Column("gpu_type", sa.String(length=100), nullable=False),
         sa.Column("nodes", sa.Integer(), nullable=False),
+        sa.Column("gpus_per_node", sa.Integer(), nullable=False),
         sa.Column("node_names", sa.JSON(), nullable=True),
         sa.Column("start_at", sa.Float(), nullable=False),
         sa.Column("end_at", sa.Float(), nullable=False),
