@@ -111,3 +111,28 @@ def test_parse_expires() -> None:
     assert parse_expires("1700000000") == 1700000000.0
     assert parse_expires("2026-03-31") == dt.datetime(2026, 3, 31, tzinfo=dt.UTC).timestamp()
     assert parse_expires("2026-03-31T12:00:00+00:00") == dt.datetime(2026, 3, 31, 12, tzinfo=dt.UTC).timestamp()
+
+
+def test_programmes(world: Cli) -> None:
+    assert world.json("programme", "list", user="alice") == []
+    assert "no programmes" in world.ok("programme", "list", user="alice").stdout
+    created = world.json("programme", "create", "academic", "--share", "1/2", "--total", "1000", "--org-cap", "10",
+                         "--org", "alpha", "--org-kind", "university", "--from", "2025-04-01", user="admin")
+    assert (created["share"], created["total"], created["org_cap"], created["remaining"]) == (
+        "1/2", "1000.0000", "10.0000", "1000.0000")
+    assert (created["orgs"], created["org_kinds"]) == (["alpha"], ["university"])
+    assert created["valid_from"] == dt.datetime(2025, 4, 1, tzinfo=dt.UTC).timestamp()
+    table = world.ok("programme", "list", user="alice").stdout
+    assert "academic" in table and "alpha" in table and "1000.0000" in table
+    assert "pays 1/4" in world.ok("programme", "update", "academic", "--share", "0.25", user="admin").stdout
+    assert [p["share"] for p in world.json("programme", "list", user="bob")] == ["1/4"]
+    assert "nothing to expire" in world.ok("budget", "expire", user="admin").stdout
+
+    for args, user, word in ((["programme", "create", "p", "--share", "1/2", "--total", "1"], "alice", "forbidden"),
+                             (["programme", "create", "p", "--share", "3/2", "--total", "1"], "admin", "share"),
+                             (["programme", "update", "academic"], "admin", "--share"),
+                             (["programme", "update", "nope", "--total", "5"], "admin", "not found"),
+                             (["budget", "expire"], "alice", "forbidden")):
+        result = world.run(*args, user=user)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and word in lines[0], (args, result.stderr)

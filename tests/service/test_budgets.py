@@ -200,6 +200,11 @@ def test_ledger_balances_after_a_stream_of_jobs(rig: Rig) -> None:
     lines = r.text.strip().splitlines()
     assert lines[0] == "month,org,project,gpu_type,runs,gpu_hours,points,subsidy,charged"
     assert len(lines) == 3 and lines[1].startswith("2023-11,alpha,default,H100-80GB,4,")
+    # By user: alice ran jobs 2, 4, 6, 8 (alpha), bob 1, 3, 5, 7 (beta); 2 + 4 + 6 + 8 = 20 GPU-minutes.
+    r = rig.world.call("admin", "GET", "/api/v1/usage?month=2023-11&format=json&by_user=true")
+    assert [(u["org"], u["user"], u["runs"], u["points"]) for u in r.json()] == [
+        ("alpha", "alice", 4, str(alpha)), ("beta", "bob", 4, str(beta))]
+    assert r.json()[0]["gpu_hours"] == "0.3333"  # 20 GPU-minutes
 
 
 def test_no_tariff_means_no_money(db_url: str, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def test_migrations_create_the_schema(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
-        assert current_revision(engine) == head_revision() == "0002"
+        assert current_revision(engine) == head_revision() >= "0003"
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []

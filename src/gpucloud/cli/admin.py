@@ -80,11 +80,13 @@ def whoami(as_json: JsonOption = False) -> None:
 def org_create(
     name: Annotated[str, typer.Argument(help="The org's name.")],
     weight: Annotated[float, typer.Option("--weight", help="Its fair-share weight.")] = 1.0,
+    kind: Annotated[str, typer.Option("--kind", help="university, institute, company, ... (subsidy programmes "
+                                                     "may be open to a kind).")] = "",
     as_json: JsonOption = False,
 ) -> None:
     """Create an org (operator); it gets a project named default."""
     with connect() as client:
-        org = client.post("/orgs", {"name": name, "weight": weight})
+        org = client.post("/orgs", {"name": name, "weight": weight, "kind": kind})
     if as_json:
         print_json(org)
     else:

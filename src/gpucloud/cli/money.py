@@ -1,8 +1,10 @@
-"""Money commands: the ``budget`` group (list, ledger, topup), the ``tariff`` group (list, load) and ``usage``.
+"""Money commands: the ``budget`` group (list, ledger, topup, expire), the ``tariff`` group (list, load), the
+``programme`` group (list, create, update) and ``usage``.
 
-They talk to ``/api/v1/budgets``, ``/api/v1/tariffs`` and ``/api/v1/usage``. The server decides who may do
-what (everyone reads tariffs; users see their org's budgets and usage, operators all; top-ups and tariff
-loads are the operator's); these commands only send the request and show the answer or its error.
+They talk to ``/api/v1/budgets``, ``/api/v1/tariffs``, ``/api/v1/programmes`` and ``/api/v1/usage``. The server
+decides who may do what (everyone reads tariffs and programmes; users see their org's budgets and usage,
+operators all; top-ups, expiry, tariff loads and programme changes are the operator's); these commands only
+send the request and show the answer or its error.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from gpucloud.errors import InputError
 from gpucloud.money.tariff_file import epoch, load_tariffs
 from gpucloud.money.tariff_json import tariff_to_json
 
-budget_app = typer.Typer(help="Project budgets in points: list, ledger, topup (operator).", no_args_is_help=True)
+budget_app = typer.Typer(help="Project budgets in points: list, ledger, topup and expire (operator).",
+                         no_args_is_help=True)
 tariff_app = typer.Typer(help="Tariff versions (prices in points): list, load (operator).", no_args_is_help=True)
+programme_app = typer.Typer(help="Subsidy programmes: list, create and update (operator).", no_args_is_help=True)
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
-def parse_expires(text: str | None) -> float | None:
+def parse_expires(text: str | None, option: str = "--expires") -> float | None:
     """``2026-03-31`` (midnight UTC), a datetime with a zone, or UTC epoch seconds → epoch seconds."""
     if text is None:
         return None
@@ -37,10 +41,10 @@ def parse_expires(text: str | None) -> float | None:
         try:
             value = float(epoch(text.strip()))
         except ValueError:
-            raise InputError("--expires", "give a date (2026-03-31), a datetime with a time zone "
+            raise InputError(option, "give a date (2026-03-31), a datetime with a time zone "
                              "(2026-03-31T12:00:00Z) or UTC epoch seconds", text) from None
     if not math.isfinite(value):
-        raise InputError("--expires", "must be a finite time", text)
+        raise InputError(option, "must be a finite time", text)
     return value
 
 
@@ -114,6 +118,18 @@ def budget_topup(
                    f"available {b['available']}")
 
 
+@budget_app.command("expire")
+@handle_errors
+def budget_expire(as_json: JsonOption = False) -> None:
+    """Expire now the budgets past their expiry date (operator; the server does it about once a minute)."""
+    with connect() as client:
+        out = client.post("/budgets/expire", {})
+    if as_json:
+        print_json(out)
+    else:
+        typer.echo(f"expired: {', '.join(out['expired'])}" if out["expired"] else "nothing to expire")
+
+
 # --- tariffs -------------------------------------------------------------------------------------------------
 
 
@@ -146,6 +162,92 @@ def tariff_load(file: Annotated[Path, typer.Argument(help="A tariff YAML file (s
         typer.echo(f"added {len(out['added'])} tariff version(s): {', '.join(out['added'])}")
 
 
+# --- programmes ----------------------------------------------------------------------------------------------
+
+OrgsOpt = Annotated[list[str] | None, typer.Option("--org", help="An org eligible by name (repeat for more).")]
+KindsOpt = Annotated[list[str] | None, typer.Option(
+    "--org-kind", help="A kind of org eligible (e.g. university; repeat for more).")]
+CapOpt = Annotated[str | None, typer.Option("--org-cap", help="Most points it pays for one org.")]
+FromOpt = Annotated[str | None, typer.Option(
+    "--from", help="Runs that start from then (a date, a datetime with a zone, or epoch seconds).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="... and before then.")]
+
+
+def _programme_body(share: str | None, total: str | None, org_cap: str | None, orgs: list[str] | None,
+                    kinds: list[str] | None, valid_from: str | None, valid_until: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"share": share, "total": total, "org_cap": org_cap, "orgs": orgs, "org_kinds": kinds}
+    body = {k: v.strip() if isinstance(v, str) else v for k, v in body.items() if v is not None}
+    if valid_from is not None:
+        body["valid_from"] = parse_expires(valid_from, "--from")
+    if valid_until is not None:
+        body["valid_until"] = parse_expires(valid_until, "--until")
+    return body
+
+
+def _show_programme(p: dict[str, Any], verb: str, as_json: bool) -> None:
+    if as_json:
+        print_json(p)
+    else:
+        typer.echo(f"{verb} programme {p['name']}: pays {p['share']} up to {p['total']} (remaining {p['remaining']})")
+
+
+@programme_app.command("list")
+@handle_errors
+def programme_list(as_json: JsonOption = False) -> None:
+    """List the subsidy programmes with what each has paid and has left (--json: validity, held, per org)."""
+    with connect() as client:
+        out = client.get("/programmes")
+    if as_json:
+        print_json(out)
+        return
+    print_table(("NAME", "SHARE", "ELIGIBLE", "ORG CAP", "TOTAL", "PAID", "REMAINING"),
+                [[p["name"], p["share"], " ".join([*p["orgs"], *(f"kind:{k}" for k in p["org_kinds"])]),
+                  p["org_cap"] or "", p["total"], p["paid"], p["remaining"]] for p in out], empty="no programmes")
+
+
+@programme_app.command("create")
+@handle_errors
+def programme_create(
+    name: Annotated[str, typer.Argument(help="The programme's name.")],
+    share: Annotated[str, typer.Option("--share", help="The share it pays: 1/2, 0.5, ...")],
+    total: Annotated[str, typer.Option("--total", help="The most points it pays in all.")],
+    org_cap: CapOpt = None,
+    orgs: OrgsOpt = None,
+    kinds: KindsOpt = None,
+    valid_from: FromOpt = None,
+    valid_until: UntilOpt = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a subsidy programme (operator). Eligible: the orgs named with --org, or of a kind in --org-kind."""
+    body = {"name": name, **_programme_body(share, total, org_cap, orgs, kinds, valid_from, valid_until)}
+    with connect() as client:
+        p = client.post("/programmes", body)
+    _show_programme(p, "created", as_json)
+
+
+@programme_app.command("update")
+@handle_errors
+def programme_update(
+    name: Annotated[str, typer.Argument(help="The programme's name.")],
+    share: Annotated[str | None, typer.Option("--share", help="A new share (for runs that start from now).")] = None,
+    total: Annotated[str | None, typer.Option("--total", help="A new total.")] = None,
+    org_cap: CapOpt = None,
+    orgs: OrgsOpt = None,
+    kinds: KindsOpt = None,
+    valid_from: FromOpt = None,
+    valid_until: UntilOpt = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a programme's terms (operator); what is not given stays. --org / --org-kind replace the lists."""
+    body = _programme_body(share, total, org_cap, orgs, kinds, valid_from, valid_until)
+    if not body:
+        raise InputError("options", "give at least one of --share, --total, --org-cap, --org, --org-kind, --from, "
+                                    "--until")
+    with connect() as client:
+        p = client.patch(f"/programmes/{seg(name)}", body)
+    _show_programme(p, "updated", as_json)
+
+
 # --- usage ---------------------------------------------------------------------------------------------------
 
 
@@ -153,26 +255,30 @@ def tariff_load(file: Annotated[Path, typer.Argument(help="A tariff YAML file (s
 def usage(
     month: Annotated[str, typer.Option("--month", help="The UTC month, YYYY-MM.")],
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the server's CSV as is.")] = False,
+    by_user: Annotated[bool, typer.Option("--by-user", help="One row per user as well.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Usage of a month by org, project and GPU type (your org; operators: all)."""
+    """Usage of a month by org, project (and user) and GPU type (your org; operators: all)."""
     if as_csv and as_json:
         raise InputError("--csv", "give --csv or --json, not both")
     with connect() as client:
         if as_csv:
-            typer.echo(client.get_text("/usage", month=month, format="csv"), nl=False)
+            typer.echo(client.get_text("/usage", month=month, format="csv", by_user=by_user), nl=False)
             return
-        rows = client.get("/usage", month=month, format="json")
+        rows = client.get("/usage", month=month, format="json", by_user=by_user)
     if as_json:
         print_json(rows)
         return
-    print_table(("MONTH", "ORG", "PROJECT", "GPU TYPE", "RUNS", "GPU-HOURS", "POINTS", "SUBSIDY", "CHARGED"),
-                [[r["month"], r["org"], r["project"], r["gpu_type"], r["runs"], r["gpu_hours"], r["points"],
-                  r["subsidy"], r["charged"]] for r in rows], empty=f"no usage in {month}")
+    user = ("USER",) if by_user else ()
+    print_table(("MONTH", "ORG", "PROJECT", *user, "GPU TYPE", "RUNS", "GPU-HOURS", "POINTS", "SUBSIDY", "CHARGED"),
+                [[r["month"], r["org"], r["project"], *([r["user"]] if by_user else []), r["gpu_type"], r["runs"],
+                  r["gpu_hours"], r["points"], r["subsidy"], r["charged"]] for r in rows],
+                empty=f"no usage in {month}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``usage`` and the budget / tariff groups."""
+    """Add ``usage`` and the budget / tariff / programme groups."""
     app.command("usage")(usage)
     app.add_typer(budget_app, name="budget")
     app.add_typer(tariff_app, name="tariff")
+    app.add_typer(programme_app, name="programme")

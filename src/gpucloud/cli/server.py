@@ -51,6 +51,9 @@ def server(
         "--workers", envvar="GPUCLOUD_WORKERS", show_envvar=True, min=1,
         help="API processes (default: 1 on up to 2 CPU cores, else half the cores, at most 8); more than 1 "
              "adds one control loop process under a supervisor; 1 runs everything in one process")] = None,
+    tariff: Annotated[str | None, typer.Option(
+        "--tariff", envvar="GPUCLOUD_TARIFF_FILE", show_envvar=True,
+        help="tariff YAML file: its versions not stored yet are stored at start (see docs/money.md)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log the control loop's actions")] = False,
 ) -> None:
     """Start the gpucloud server: REST API, control loop, and /metrics."""
@@ -61,7 +64,7 @@ def server(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = _settings(database_url=database_url, cluster_file=cluster, data_dir=data_dir, host=host, port=port,
-                         executor=executor, policy=policy)
+                         executor=executor, policy=policy, tariff_file=tariff)
     status = serve(settings, interval_s=tick, say=lambda line: typer.echo(line),
                    workers=workers if workers is not None else default_workers(), verbose=verbose)
     if status:

@@ -8,11 +8,15 @@ does nothing and every job runs as before. With one:
 - a run that ends (succeeded, failed, cancelled, timed out) or is preempted (→ pending): settle it, charging
   the time it ran and releasing the rest; an admitted job that never started: release its hold.
 
+A hold is split with the subsidy programme that applies to the run (:func:`gpucloud.service.programmes.choose`:
+at most one, the first eligible in name order); what programmes have committed is summed from the ledger.
+:func:`expire_due` (called by the control loop about once a minute) expires budgets past their expiry date.
+
 Each operation reads the project's ledger state (balances derived from its entries), applies
 :class:`gpucloud.money.Ledger`'s rule and appends the entries it returns, in the caller's transaction. On
-PostgreSQL the project's budget row is locked ``FOR UPDATE`` first, so concurrent operations on one project
-run one after the other; the unique (ref, kind) on ``ledger_entries`` is the last guard against a double
-charge.
+PostgreSQL the project's budget row is locked ``FOR UPDATE`` first (after the programme rows, for holds), so
+concurrent operations on one project run one after the other; the unique (ref, kind) on ``ledger_entries`` is
+the last guard against a double charge.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, insert, select
@@ -29,15 +35,27 @@ from sqlalchemy.orm import Session
 
 from gpucloud.core.types import WaitReason
 from gpucloud.errors import InputError
+from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
 from gpucloud.money.ledger import Budget, BudgetError, Entry, EntryKind, Hold, JobRun, Ledger
 from gpucloud.money.points import ZERO
+from gpucloud.money.subsidy import Programme
 from gpucloud.money.tariff import Tariff, TariffBook
+from gpucloud.money.tariff_file import load_tariffs
 from gpucloud.money.tariff_json import tariff_from_json, tariff_to_json
 from gpucloud.money.usage import ChargeRecord, aggregate, monthly_csv
+from gpucloud.service import programmes
 from gpucloud.service.store.engine import is_postgres
 from gpucloud.service.store.errors import NotFound
-from gpucloud.service.store.models import BudgetRow, LedgerEntryRow, OrgRow, ProjectRow, TariffRow
+from gpucloud.service.store.models import (
+    BudgetRow,
+    LedgerEntryRow,
+    OrgRow,
+    ProgrammeRow,
+    ProjectRow,
+    ReservationRow,
+    TariffRow,
+)
 
 BUDGET = WaitReason.BUDGET
 RAN = frozenset({JobState.RUNNING.value, JobState.PREEMPTING.value})
@@ -84,6 +102,16 @@ def add_tariffs(session: Session, book: TariffBook, now: float) -> list[Tariff]:
     return added
 
 
+def load_tariff_file(session: Session, path: str | Path, cluster: Cluster, now: float) -> list[Tariff]:
+    """Read a tariff file (checked against ``cluster``) and store its versions not stored yet (server start);
+    every error names the file and the field."""
+    book = load_tariffs(path, cluster)
+    try:
+        return add_tariffs(session, book, now)
+    except InputError as exc:
+        raise InputError(exc.field, exc.reason, exc.value, where=str(path)) from None
+
+
 # --- ledger state ---------------------------------------------------------------------------------------------
 
 def lock_budgets(session: Session, project_ids: Iterable[int]) -> dict[int, BudgetRow]:
@@ -107,6 +135,20 @@ def _run_from_json(ref: str, d: Mapping[str, Any]) -> JobRun:
     return JobRun(ref, d["org"], d["project"], d["gpu_type"], int(d["gpus"]), float(d["walltime"]),
                   float(d["started_at"]), tariff_from_json(d["tariff"]), d["service_class"], d["priority_class"],
                   d.get("user", ""))
+
+
+def _programme_to_json(p: Programme) -> dict[str, Any]:
+    return {"name": p.name, "share": str(p.share), "total": str(p.total),
+            "org_cap": None if p.org_cap is None else str(p.org_cap)}
+
+
+def _programme_from_json(d: Mapping[str, Any], current: ProgrammeRow | None) -> Programme:
+    """The programme of an open hold: its share when the run started; total and caps as they are now."""
+    share = Fraction(d["share"])
+    if current is not None:
+        return dataclasses.replace(programmes.programme_of(current), share=share)
+    cap = d.get("org_cap")
+    return Programme(d["name"], share, Decimal(d["total"]), None if cap is None else Decimal(cap))
 
 
 def _usage_to_json(u: ChargeRecord) -> dict[str, Any]:
@@ -154,7 +196,7 @@ def load_state(session: Session, projects: Mapping[int, str], lock: bool = True)
             spent[pid] = ZERO
         elif kind is EntryKind.HOLD:
             held[pid] = held.get(pid, ZERO) + amount
-            open_[e.ref] = (amount, e.detail)
+            open_[e.ref] = (amount, e.subsidy, e.detail)
         elif kind is EntryKind.RELEASE:
             held[pid] = held.get(pid, ZERO) - amount
             open_.pop(e.ref, None)
@@ -163,7 +205,13 @@ def load_state(session: Session, projects: Mapping[int, str], lock: bool = True)
         row = rows.get(pid)
         budgets[key] = Budget(key, bal.get(pid, ZERO), held.get(pid, ZERO), spent.get(pid, ZERO),
                               None if row is None else row.cap, None if row is None else row.expires_at)
-    holds = {ref: Hold(_run_from_json(ref, detail), amount) for ref, (amount, detail) in open_.items()}
+    subsidised = {d["programme"]["name"] for _, _, d in open_.values() if d.get("programme")}
+    current = {r.name: r for r in programmes.list_rows(session, names=subsidised)} if subsidised else {}
+    holds: dict[str, Hold] = {}
+    for ref, (amount, subsidy, detail) in open_.items():
+        p = detail.get("programme")
+        prog = None if not p else _programme_from_json(p, current.get(p["name"]))
+        holds[ref] = Hold(_run_from_json(ref, detail), amount, subsidy, prog)
     return State(Ledger((), budgets, holds), {key: pid for pid, key in projects.items()})
 
 
@@ -176,7 +224,10 @@ def append(session: Session, state: State, ledger: Ledger) -> list[Entry]:
     for e in new:
         detail: dict[str, Any] | None = None
         if e.kind is EntryKind.HOLD:
-            detail = _run_to_json(ledger.holds[e.ref].run)
+            hold = ledger.holds[e.ref]
+            detail = _run_to_json(hold.run)
+            if hold.programme is not None:
+                detail["programme"] = _programme_to_json(hold.programme)
         elif e.kind is EntryKind.CHARGE and e.usage is not None:
             detail = _usage_to_json(e.usage)
         params.append({"project_id": state.project_ids[e.project], "kind": e.kind.value, "amount": e.amount,
@@ -205,21 +256,34 @@ def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]]) 
     book = tariff_book(session)
     if book is None:
         return {}
+    admits = [row for _, row, _ in todo if row.state == JobState.ADMITTED.value]
+    # lock order: programme rows, then the projects' budget rows
+    offers = [programmes.offer_of(r) for r in programmes.list_rows(session, lock=True)] if admits else []
+    kinds: dict[int, str] = {}
+    if offers:
+        kinds = {i: k for i, k in session.execute(select(OrgRow.id, OrgRow.kind)
+                                                  .where(OrgRow.id.in_({r.org_id for r in admits})))}
     state = load_state(session, {row.project_id: project_key(row.org_name, row.project_name) for _, row, _ in todo})
     ledger = state.ledger
+    if offers:
+        ledger = programmes.with_commitments(ledger, programmes.commitments(session,
+                                                                           [o.programme.name for o in offers]))
     refused: dict[int, str] = {}
     for old, row, at in todo:
         key = project_key(row.org_name, row.project_name)
         if row.state == JobState.ADMITTED.value:
+            if row.reservation_id is not None:
+                continue  # runs inside a reservation, paid in full when it was booked
             try:
                 tariff = book.in_force(at)
             except InputError:
                 continue  # no tariff in force yet
             try:
+                kind = kinds.get(row.org_id, "")
                 run = JobRun(_ref(row.id, row.run_count + 1), row.org_name, key, row.assigned_gpu_type or "",
-                             row.num_gpus, row.walltime_s, at, tariff, priority_class=row.priority_class,
-                             user=row.user_name)
-                ledger = ledger.hold(run)
+                             row.num_gpus, row.walltime_s, at, tariff, service_class=row.service_class,
+                             priority_class=row.priority_class, user=row.user_name, org_kind=kind)
+                ledger = ledger.hold(run, programme=programmes.choose(offers, ledger, row.org_name, kind, at))
             except BudgetError:
                 refused[row.id] = BUDGET
             except InputError as exc:
@@ -263,6 +327,24 @@ def top_up(session: Session, project: ProjectRow, amount: Decimal, now: float, *
         ledger = ledger.set_budget(key, cap=cap, expires_at=ledger.budget(key).expires_at)
     append(session, state, ledger)
     return ledger.budget(key)
+
+
+def expire_due(session: Session, now: float) -> list[str]:
+    """Expire the budgets whose expiry date has passed (an EXPIRY entry for their available points, and the
+    cap's period restarts); the keys (``org/project``) of those that got an entry. Idempotent: a second call
+    at once writes nothing (what a running job gives back later expires at the next call). A top-up with a
+    later expiry date starts a new period, untouched until that date."""
+    due = list(session.scalars(select(BudgetRow.project_id).where(BudgetRow.expires_at.is_not(None),
+                                                                   BudgetRow.expires_at <= now)))
+    if not due:
+        return []
+    projects = {p.id: project_key(p.org.name, p.name)
+                for p in session.scalars(select(ProjectRow).where(ProjectRow.id.in_(due)))}
+    state = load_state(session, projects)
+    ledger = state.ledger
+    for key in sorted(projects.values()):
+        ledger = ledger.expire(key, now)
+    return [e.project for e in append(session, state, ledger)]
 
 
 def budgets(session: Session, org_id: int | None = None) -> list[tuple[ProjectRow, Budget]]:
@@ -310,14 +392,30 @@ def full_ledger(session: Session) -> Ledger:
         out.append(Entry(i + 1, r.at, kind, projects[r.project_id], r.amount, r.ref or "",
                          projects[r.project_id].split("/", 1)[0], r.subsidy, r.programme, usage, r.note))
     budgets = {k: b for k, b in state.ledger.budgets.items() if b.balance or b.held or b.spent}
-    return Ledger(tuple(out), budgets, state.ledger.holds)
+    committed = programmes.Commitments()
+    for e in out:
+        if e.programme:
+            committed.add(e.programme, e.org, e.kind, e.amount, e.subsidy)
+    return programmes.with_commitments(Ledger(tuple(out), budgets, state.ledger.holds), committed)
 
 
 def usage_records(session: Session) -> list[ChargeRecord]:
     rows = session.scalars(select(LedgerEntryRow.detail).where(LedgerEntryRow.kind == EntryKind.CHARGE.value,
                                                                 LedgerEntryRow.detail.is_not(None)))
     out = [_usage_from_json(d) for d in rows if d]  # the ledger's project key is "org/project"
-    return [dataclasses.replace(r, project=r.project.split("/", 1)[-1]) for r in out]
+    return [dataclasses.replace(r, project=r.project.split("/", 1)[-1]) for r in out] + reservation_usage(session)
+
+
+def reservation_usage(session: Session) -> list[ChargeRecord]:
+    """Paid reservations as usage: the whole window and its nodes, at what was charged less what was refunded
+    (the jobs inside a reservation are not charged again, so they add nothing)."""
+    out = []
+    for r in session.scalars(select(ReservationRow).where(ReservationRow.price.is_not(None))):
+        points = (r.price or ZERO) - (r.refunded or ZERO)
+        if points > 0:
+            out.append(ChargeRecord(r.org.name, r.project.name, r.requester.name if r.requester else "", r.gpu_type,
+                                    r.start_at, r.end_at, r.nodes * r.gpus_per_node, points))
+    return out
 
 
 def check_month(month: str) -> str:

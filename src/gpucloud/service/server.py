@@ -12,13 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from gpucloud.core.policies import POLICIES
+from gpucloud.service import budgets
 from gpucloud.service.api import create_app
 from gpucloud.service.api.context import AppContext
 from gpucloud.service.executors.base import Executor
@@ -36,6 +37,8 @@ class Server:
     ctx: AppContext
     loop: ControlLoop
     metrics: Metrics
+    #: the tariff versions stored from ``settings.tariff_file`` at this start
+    tariffs_added: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -51,20 +54,30 @@ def build_server(
     executor: Executor | None = None,
     interval_s: float = 0.5,
 ) -> Server:
-    """Migrate the database, build the app, the executor and the loop (not started). Raises
-    :class:`gpucloud.errors.GpucloudError` subclasses for a bad cluster file, executor or policy name."""
+    """Migrate the database, build the app, store the tariff file's new versions, build the executor and the
+    loop (not started). Raises :class:`gpucloud.errors.GpucloudError` subclasses for a bad cluster file, tariff
+    file, executor or policy name."""
     wake: list[Callable[[], None]] = []
     chosen = executor or create_executor(settings.executor)
     config = LoopConfig(policy=settings.policy, interval_s=interval_s)
     POLICIES.get(settings.policy)  # fail before touching the database
     app = create_app(settings, clock=clock, on_change=lambda: wake[0]() if wake else None)
     ctx: AppContext = app.state.gpucloud
+    added = store_tariff_file(ctx, clock())
     metrics = Metrics(ctx.sessions, lambda: ctx.cluster)
     loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, chosen, settings.data_dir, engine=ctx.engine,
                        clock=clock, config=config, on_cycle=metrics.observe_tick)
     wake.append(loop.wake)
     metrics.install(app)
-    return Server(app, ctx, loop, metrics)
+    return Server(app, ctx, loop, metrics, added)
+
+
+def store_tariff_file(ctx: AppContext, now: float) -> list[str]:
+    """Store the versions of ``settings.tariff_file`` not stored yet (none: nothing); their names."""
+    if not ctx.settings.tariff_file:
+        return []
+    with ctx.sessions.begin() as session:
+        return [t.name for t in budgets.load_tariff_file(session, ctx.settings.tariff_file, ctx.cluster, now)]
 
 
 class _Uvicorn(uvicorn.Server):
@@ -106,6 +119,8 @@ def serve(settings: Settings, *, interval_s: float = 0.5, say: Callable[[str], A
     server = build_server(settings, interval_s=interval_s)
     for line in banner(server.url, settings, _redact(settings.database_url), server.ctx.bootstrap_token):
         say(line)
+    if settings.tariff_file:
+        say(f"  tariffs: {settings.tariff_file}: {len(server.tariffs_added)} new version(s) stored")
     server.loop.start()
     config = uvicorn.Config(server.app, host=settings.host, port=settings.port, log_level=log_level,
                             access_log=False, lifespan="off")

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     executor: str = "local"
     policy: str = "backfill"
+    #: a tariff YAML file whose versions not stored yet are stored at start ("": none)
+    tariff_file: str = ""
+    #: reservations cancelled at least this long before their start are refunded in full
+    reservation_cancel_cutoff_s: float = Field(default=24 * 3600.0, ge=0)
+    #: reservation requests of at most this many nodes are approved at once when the nodes are free (0: never)
+    reservation_auto_approve_nodes: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

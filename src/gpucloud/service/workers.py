@@ -3,7 +3,8 @@
 One Python process serves at most one core (the GIL), and the API and the loop then share it. With
 ``--workers N`` (N > 1) the ``gpucloud server`` process becomes a small **supervisor**:
 
-1. it migrates the database and creates the first operator (its token is printed once, here, as before);
+1. it migrates the database, creates the first operator (its token is printed once, here, as before) and
+   stores the tariff file's new versions (``--tariff``);
 2. it binds the listening socket, and a pair of local datagram sockets for wake-ups;
 3. it starts one **loop process** (the :class:`~gpucloud.service.control.loop.ControlLoop` and the executor)
    and N **API processes** (uvicorn on the shared listening socket; the kernel hands each new connection to one
@@ -74,16 +75,18 @@ def supervise(settings: Settings, *, workers: int, interval_s: float, say: Calla
     """Run the supervisor until SIGTERM/SIGINT or until a child exits; the exit status."""
     from gpucloud.model.cluster_file import load_cluster
     from gpucloud.service.auth import ensure_operator
+    from gpucloud.service.budgets import load_tariff_file
     from gpucloud.service.server import _redact, banner
     from gpucloud.service.store.engine import make_engine, make_sessionmaker
     from gpucloud.service.store.migrate import upgrade_engine
 
-    load_cluster(settings.cluster_file)  # an invalid cluster file fails here, with the field named
+    cluster = load_cluster(settings.cluster_file)  # an invalid cluster file fails here, with the field named
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     upgrade_engine(engine)
     with make_sessionmaker(engine).begin() as session:
         token = ensure_operator(session, time.time())
+        tariffs = load_tariff_file(session, settings.tariff_file, cluster, time.time()) if settings.tariff_file else []
     engine.dispose()
 
     listener = _listen(settings.host, settings.port)
@@ -132,6 +135,8 @@ def supervise(settings: Settings, *, workers: int, interval_s: float, say: Calla
         url = f"http://{shown}:{port}"
         for line in banner(url, settings, _redact(settings.database_url), token):
             say(line)
+        if settings.tariff_file:
+            say(f"  tariffs: {settings.tariff_file}: {len(tariffs)} new version(s) stored")
         say(f"  processes: {workers} API workers (pids {', '.join(str(c.pid) for c in children[1:])}), "
             f"control loop pid {children[0].pid}")
         while not stopping.is_set():

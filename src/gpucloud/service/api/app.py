@@ -19,9 +19,11 @@ from gpucloud.service.api.routers import (
     jobs,
     me,
     orgs,
+    programmes,
     projects,
     queue,
     quotas,
+    reservations,
     tokens,
     users,
 )
@@ -74,7 +76,8 @@ def create_app(
     app.build_middleware_stack = lambda: FastSubmit(build_stack(), ctx)  # type: ignore[method-assign]
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (me, cluster, orgs, projects, users, tokens, quotas, jobs, queue, budgets):
+    for module in (me, cluster, orgs, projects, users, tokens, quotas, jobs, queue, budgets, programmes,
+                   reservations):
         api.include_router(module.router)
     app.include_router(api)
     mount_dashboard(app)  # the dashboard: / and /static/ (src/gpucloud/web)

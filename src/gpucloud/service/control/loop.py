@@ -8,6 +8,9 @@ One tick (see ``docs/control-loop.md``):
 3. if the version changed, a job ended, or the core's ``wake_at`` is due: build a :class:`Scheduler` from
    the snapshot, run one cycle, and apply its decisions (:mod:`.schedule`).
 
+At the first tick and then every ``expiry_every_s`` (by the loop's clock) it also expires the budgets past
+their expiry date (:func:`gpucloud.service.budgets.expire_due`).
+
 A tick with nothing new costs one version read and one executor poll per running job. The thread wakes at
 once when :meth:`ControlLoop.wake` is called (the API's ``on_change``), else every ``interval_s``.
 """
@@ -28,6 +31,7 @@ from gpucloud.core.policies import POLICIES
 from gpucloud.core.state import DecayedUsage
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
+from gpucloud.service import budgets
 from gpucloud.service.control import recovery, schedule
 from gpucloud.service.control.journal import handle_from_json
 from gpucloud.service.control.leader import Leadership
@@ -56,6 +60,8 @@ class LoopConfig:
     max_gap_s: float = 0.05
     #: server environment variables every job gets unless its own environment sets them
     base_env: tuple[str, ...] = ("PATH", "HOME", "LANG", "LC_ALL", "USER", "TMPDIR")
+    #: seconds (of the loop's clock) between two expiry passes over the budgets
+    expiry_every_s: float = 60.0
 
 
 @dataclass
@@ -107,6 +113,7 @@ class ControlLoop:
         #: launched jobs whose ``running`` state could not be committed yet (retried every tick)
         self._unrecorded: dict[int, Tracked] = {}
         self._wake_at: float | None = None
+        self._expire_at: float | None = None
         self._recovered = False
         self._event = threading.Event()
         self._stopping = threading.Event()
@@ -185,6 +192,8 @@ class ControlLoop:
         started = time.perf_counter()
         now = self.clock()
         self.stats.ticks += 1
+        if self._expire_at is None or now >= self._expire_at:
+            self._expire(now)
         snap: Snapshot | None = None
         if self.versions.changed(self.txns.version()):
             snap = self._read()
@@ -200,6 +209,13 @@ class ControlLoop:
         if self.on_cycle is not None:
             self.on_cycle(self.stats.last_tick_s, scheduled)
         return scheduled
+
+    def _expire(self, now: float) -> None:
+        with self.sessions.begin() as session:
+            expired = budgets.expire_due(session, now)
+        self._expire_at = now + self.config.expiry_every_s
+        if expired:
+            log.info("budgets expired: %s", ", ".join(expired))
 
     def _read(self) -> Snapshot:
         with self.sessions() as session:

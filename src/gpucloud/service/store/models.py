@@ -50,6 +50,8 @@ class OrgRow(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     created_at: Mapped[float] = mapped_column(Float)
+    #: "university", "institute", "company", ... ("": none); subsidy programmes may be open to a kind.
+    kind: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
 
 class ProjectRow(Base):
@@ -163,6 +165,10 @@ class JobRow(Base):
     #: The job's position in the policy's queue order as of the last cycle (NULL: not ranked yet).
     queue_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: What the job is priced as (a service class of the tariff); ``reserved`` for jobs in a reservation.
+    service_class: Mapped[str] = mapped_column(String(20), default="standard")
+    #: The reservation it runs in (its nodes, its window; paid by the reservation).
+    reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"), nullable=True)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
@@ -266,3 +272,76 @@ class LedgerEntryRow(Base):
     programme: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ProgrammeRow(Base):
+    """A subsidy programme (:class:`gpucloud.money.subsidy.Programme`). What it has paid and holds is derived
+    from the ledger (the ``subsidy``/``programme`` columns of ``ledger_entries``), never kept here."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    #: The share it pays, an exact fraction as text ("1/2").
+    share: Mapped[str] = mapped_column(String(40))
+    total: Mapped[Decimal] = mapped_column(Points())
+    org_cap: Mapped[Decimal | None] = mapped_column(Points(), nullable=True)
+    orgs: Mapped[list[Any]] = mapped_column(JSON)
+    org_kinds: Mapped[list[Any]] = mapped_column(JSON)
+    valid_from: Mapped[float | None] = mapped_column(Float, nullable=True)
+    valid_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+# --- reservations and node states (issue 4 / 5) ----------------------------------------------------------------
+
+class ReservationRow(Base):
+    """An advance reservation: ``nodes`` whole nodes of ``gpu_type`` for ``org`` during ``[start, end)``.
+
+    ``state``: requested → approved (nodes chosen, price charged) | rejected; requested or approved → cancelled
+    (refunded before the cut-off). An approved reservation whose end has passed is shown as ended.
+    ``node_names`` are set at approval."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        UniqueConstraint("org_id", "name", name="uq_reservations_org_id_name"),
+        CheckConstraint("nodes >= 1", name="nodes_positive"),
+        CheckConstraint("end_at > start_at", name="window_positive"),
+        Index("ix_reservations_state_end_at", "state", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    gpu_type: Mapped[str] = mapped_column(String(100))
+    nodes: Mapped[int] = mapped_column(Integer)
+    #: GPUs on each reserved node (the type's node size when requested; the price is per GPU)
+    gpus_per_node: Mapped[int] = mapped_column(Integer)
+    node_names: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    start_at: Mapped[float] = mapped_column(Float)
+    end_at: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(20))
+    price: Mapped[Decimal | None] = mapped_column(Points(), nullable=True)
+    refunded: Mapped[Decimal | None] = mapped_column(Points(), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    decided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cancelled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
+    project: Mapped[ProjectRow] = relationship(lazy="joined", innerjoin=True)
+    requester: Mapped[UserRow | None] = relationship(lazy="joined")
+
+
+class NodeStateRow(Base):
+    """A node an operator marked down (no new jobs start on it); a node without a row is up."""
+
+    __tablename__ = "node_states"
+
+    node: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[float] = mapped_column(Float)
+    by_user: Mapped[str] = mapped_column(String(100), default="")

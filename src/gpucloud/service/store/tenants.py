@@ -31,11 +31,11 @@ def list_orgs(session: Session) -> list[OrgRow]:
     return list(session.scalars(select(OrgRow).order_by(OrgRow.name)))
 
 
-def create_org(session: Session, name: str, weight: float, now: float) -> OrgRow:
+def create_org(session: Session, name: str, weight: float, now: float, kind: str = "") -> OrgRow:
     """A new org with a ``default`` project."""
     if find_org(session, name) is not None:
         raise Conflict(f"org {name!r} already exists")
-    org = OrgRow(name=name, weight=weight, created_at=now)
+    org = OrgRow(name=name, weight=weight, created_at=now, kind=kind)
     session.add(org)
     session.flush()
     session.add(ProjectRow(org_id=org.id, name=DEFAULT_PROJECT, created_at=now))
@@ -43,9 +43,13 @@ def create_org(session: Session, name: str, weight: float, now: float) -> OrgRow
     return org
 
 
-def update_org(session: Session, name: str, weight: float) -> OrgRow:
+def update_org(session: Session, name: str, weight: float | None, kind: str | None = None) -> OrgRow:
+    """Change the weight and/or the kind (None: unchanged)."""
     org = get_org(session, name)
-    org.weight = weight
+    if weight is not None:
+        org.weight = weight
+    if kind is not None:
+        org.kind = kind
     bump_version(session)
     return org
 

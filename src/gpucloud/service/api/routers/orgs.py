@@ -1,4 +1,4 @@
-"""``/api/v1/orgs``: create (operator), list, read, change the fair-share weight (operator)."""
+"""``/api/v1/orgs``: create (operator), list, read, change the fair-share weight or the kind (operator)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def visible_org(session: Session, who: Principal, name: str) -> OrgRow:
 def create_org(body: OrgCreate, ctx: Context, who: CurrentPrincipal) -> OrgOut:
     who.require_operator()
     with ctx.sessions.begin() as session:
-        org = tenants.create_org(session, body.name, body.weight, ctx.clock())
+        org = tenants.create_org(session, body.name, body.weight, ctx.clock(), body.kind)
         out = OrgOut.model_validate(org)
     ctx.notify()
     return out
@@ -51,6 +51,6 @@ def update_org(org: str, body: OrgUpdate, ctx: Context, who: CurrentPrincipal) -
     with ctx.sessions.begin() as session:
         visible_org(session, who, org)
         who.require_operator()
-        out = OrgOut.model_validate(tenants.update_org(session, org, body.weight))
+        out = OrgOut.model_validate(tenants.update_org(session, org, body.weight, body.kind))
     ctx.notify()
     return out
