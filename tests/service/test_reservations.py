@@ -148,6 +148,20 @@ def test_cancel_after_the_cut_off_is_not_refunded(rig: Rig) -> None:
     rig.verify()
 
 
+def test_jobs_of_a_rejected_or_ended_reservation_are_cancelled(rig: Rig) -> None:
+    rejected = reserve(rig, nodes=1, name="no")
+    ended = reserve(rig, nodes=1, start=T0 + 60, end=T0 + 120, name="short")
+    a = rig.submit("alice", num_gpus=8, walltime="60s", reservation="no")
+    b = rig.submit("alice", num_gpus=8, walltime="60s", reservation="short")
+    rig.loop.tick()
+    assert [rig.job(j)["reason"] for j in (a, b)] == ["reservation", "reservation"]
+    call(rig, "admin", "POST", f"/api/v1/reservations/{rejected['id']}/reject", {"note": "not now"})
+    rig.clock.advance(121)  # "short" was never approved and its window has passed; the loop's housekeeping
+    rig.loop.tick()         # (every 60 s) cancels both jobs
+    assert [rig.job(j)["state"] for j in (a, b)] == ["cancelled", "cancelled"]
+    assert call(rig, "alice", "GET", f"/api/v1/reservations/{ended['id']}")["state"] == "requested"
+
+
 def test_approval_needs_free_nodes_and_money(rig: Rig) -> None:
     # Three 8-GPU jobs run for 5 h: only one node is free for a window starting in 2 h.
     for _ in range(3):

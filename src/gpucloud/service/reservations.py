@@ -304,6 +304,20 @@ def cancel(session: Session, who: Principal, rid: int, now: float, rules: Reserv
     return row
 
 
+def cancel_orphans(session: Session, now: float) -> list[int]:
+    """Cancel the pending jobs whose reservation has ended or was rejected (they could never start); their ids.
+    (Jobs of a cancelled reservation are cancelled with it.)"""
+    rows = session.scalars(select(JobRow).join(ReservationRow, JobRow.reservation_id == ReservationRow.id).where(
+        JobRow.state == JobState.PENDING.value,
+        (ReservationRow.state == REJECTED) | (ReservationRow.end_at <= now)))
+    out = []
+    for job in rows:
+        apply_transition(session, job, JobState.CANCELLED, "its reservation ended or was rejected before it could "
+                                                           "start", now)
+        out.append(job.id)
+    return out
+
+
 def visible(session: Session, who: Principal) -> list[ReservationRow]:
     """Operators: all; everyone else: their org's. Newest window first."""
     stmt = select(ReservationRow).order_by(ReservationRow.start_at.desc(), ReservationRow.id.desc())

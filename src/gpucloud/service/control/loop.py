@@ -9,7 +9,8 @@ One tick (see ``docs/control-loop.md``):
    the snapshot, run one cycle, and apply its decisions (:mod:`.schedule`).
 
 At the first tick and then every ``expiry_every_s`` (by the loop's clock) it also expires the budgets past
-their expiry date (:func:`gpucloud.service.budgets.expire_due`).
+their expiry date (:func:`gpucloud.service.budgets.expire_due`) and cancels the pending jobs whose reservation
+ended or was rejected (:func:`gpucloud.service.reservations.cancel_orphans`).
 
 A tick with nothing new costs one version read and one executor poll per running job. The thread wakes at
 once when :meth:`ControlLoop.wake` is called (the API's ``on_change``), else every ``interval_s``.
@@ -31,7 +32,7 @@ from gpucloud.core.policies import POLICIES
 from gpucloud.core.state import DecayedUsage
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
-from gpucloud.service import budgets
+from gpucloud.service import budgets, reservations
 from gpucloud.service.control import recovery, schedule
 from gpucloud.service.control.journal import handle_from_json
 from gpucloud.service.control.leader import Leadership
@@ -213,6 +214,7 @@ class ControlLoop:
     def _expire(self, now: float) -> None:
         with self.sessions.begin() as session:
             expired = budgets.expire_due(session, now)
+            reservations.cancel_orphans(session, now)
         self._expire_at = now + self.config.expiry_every_s
         if expired:
             log.info("budgets expired: %s", ", ".join(expired))
