@@ -3,6 +3,8 @@ its scheduler from the database every cycle)."""
 
 from __future__ import annotations
 
+import math
+
 from gpucloud.core.scheduler import Scheduler
 from gpucloud.core.state import DecayedUsage
 from gpucloud.core.types import PendingJob
@@ -38,3 +40,29 @@ def test_history_carried_over_puts_the_light_org_first() -> None:
 
 def test_without_history_the_orgs_tie() -> None:
     assert order_after_history(None) == ["a1", "b1"]
+
+
+def test_runs_that_stopped_between_cycles_are_counted_exactly() -> None:
+    """A caller that rebuilds schedulers never shows the new one a run that ended since the last cycle; it
+    reports it with ``ran_between``. Org "a" started 8 GPUs at t=0 (cycle at 0), the run ended at t=1800 and
+    the next cycle is at t=3600: the usage is the run's 1,800 s decayed to 3,600,
+    8 · τ · (e^(−1800/τ) − e^(−3600/τ)) with τ = 7 days / ln 2 — what one long-lived scheduler counts when
+    told of the stop at 1800."""
+    cluster = parse_inline("1x8")
+    tau = 7 * 24 * 3600 / math.log(2)
+    expected = 8 * tau * (math.exp(-1800 / tau) - math.exp(-3600 / tau))
+
+    shared = DecayedUsage()
+    first = Scheduler(cluster, None, "fairshare", usage=shared)
+    first.submit(PendingJob(JobSpec("hog", "a", 8, 0.0, 7200.0)))
+    first.cycle(0.0)
+    second = Scheduler(cluster, None, "fairshare", usage=shared)   # rebuilt at t=3600: "hog" is gone
+    second.ran_between("a", "H100-80GB", 8, 0.0, 1800.0)
+    second.cycle(3600.0)
+    assert math.isclose(shared.usage["a"]["H100-80GB"], expected, rel_tol=1e-12)
+
+    # Reporting nothing (the bug this guards against) leaves the usage at 0.
+    lost = DecayedUsage()
+    Scheduler(cluster, None, "fairshare", usage=lost).cycle(0.0)
+    Scheduler(cluster, None, "fairshare", usage=lost).cycle(3600.0)
+    assert lost.usage.get("a", {}).get("H100-80GB", 0.0) == 0.0

@@ -84,6 +84,11 @@ class Scheduler:
         """The nodes (indices) that take no new job."""
         self.state.down = frozenset(nodes)
 
+    def ran_between(self, org: str, gpu_type: str, gpus: int, start: float, end: float) -> None:
+        """A run this scheduler never held used GPUs from ``start`` to ``end``: it stopped since the caller's
+        last cycle (fair share counts it in its usage at the next cycle)."""
+        self.policy.ran_between(org, gpu_type, gpus, start, end)
+
     def submit(self, job: PendingJob) -> None:
         """Queue a job (``job.queued_since`` defaults to its submit time)."""
         jid = job.spec.id

@@ -32,6 +32,8 @@ class Policy:
     #: True when a job later in the order can never preempt more than an earlier one could (so a failed
     #: preemption of a shape means larger shapes later fail too).
     monotone_victims: ClassVar[bool] = True
+    #: True when the policy's order depends on past usage (:class:`~gpucloud.core.state.DecayedUsage`)
+    uses_usage: ClassVar[bool] = False
 
     def __init__(self, state: SchedulerState) -> None:
         self.state = state
@@ -53,6 +55,10 @@ class Policy:
 
     def stopped(self, job: RunningJob) -> None:
         """A job gave its GPUs back."""
+
+    def ran_between(self, org: str, gpu_type: str, gpus: int, start: float, end: float) -> None:
+        """A run this scheduler never held used ``gpus`` GPUs from ``start`` to ``end`` (a caller that builds a
+        scheduler per cycle reports the runs that stopped since the last one)."""
 
     # -- the cycle -------------------------------------------------------------------------------------
     def prepare(self, now: float) -> None:

@@ -31,6 +31,7 @@ class FairShare(Policy):
     name = "fairshare"
     mode = Mode.SKIP
     monotone_victims = False
+    uses_usage = True
 
     def __init__(self, state: SchedulerState) -> None:
         super().__init__(state)
@@ -40,6 +41,8 @@ class FairShare(Policy):
         self.queues: dict[int, dict[str, SortedKeyList]] = {}
         #: GPUs of jobs that stopped since the last cycle, per org and type: they were held until then.
         self.gone: dict[str, Counter[str]] = {}
+        #: runs reported by :meth:`ran_between`: (org, type, GPUs, start, end)
+        self.ran: list[tuple[str, str, int, float, float]] = []
         self._borrowed: list[RunningJob] | None = None
         self._shares: dict[str, float] = {}
         self.capacity = {t: max(1, n) for t, n in state.cluster.gpus_by_type.items()}
@@ -68,6 +71,9 @@ class FairShare(Policy):
         self.gone.setdefault(job.spec.org, Counter())[job.placement.gpu_type] += job.placement.gpus
         self._shares.pop(job.spec.org, None)
 
+    def ran_between(self, org: str, gpu_type: str, gpus: int, start: float, end: float) -> None:
+        self.ran.append((org, gpu_type, gpus, start, end))
+
     def prepare(self, now: float) -> None:
         """Decay usage to ``now`` and add the GPU-seconds held since the last cycle.
 
@@ -87,6 +93,16 @@ class FairShare(Policy):
                 for t in set(u) | set(used) | set(gone):
                     u[t] = u.get(t, 0.0) * decay + (used.get(t, 0) + gone.get(t, 0)) * gain
         self.gone.clear()
+        for org, t, gpus, start, end in self.ran:
+            # What is already counted ends at ``memory.last``; the rest, decayed to now:
+            # gpus · τ · (e^(−(now−end)/τ) − e^(−(now−start)/τ)).
+            start = start if memory.last is None else max(start, memory.last)
+            end = min(end, now)
+            if end > start:
+                u = memory.usage.setdefault(org, {})
+                u[t] = u.get(t, 0.0) + gpus * self.tau * (math.exp(-(now - end) / self.tau)
+                                                          - math.exp(-(now - start) / self.tau))
+        self.ran.clear()
         self._shares.clear()
         memory.last = now if memory.last is None else max(memory.last, now)
 

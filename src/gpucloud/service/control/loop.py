@@ -9,8 +9,9 @@ One tick (see ``docs/control-loop.md``):
    the snapshot, run one cycle, and apply its decisions (:mod:`.schedule`).
 
 At the first tick and then every ``expiry_every_s`` (by the loop's clock) it also expires the budgets past
-their expiry date (:func:`gpucloud.service.budgets.expire_due`) and cancels the pending jobs whose reservation
-ended or was rejected (:func:`gpucloud.service.reservations.cancel_orphans`).
+their expiry date (:func:`gpucloud.service.budgets.expire_due`), cancels the pending jobs whose reservation
+ended or was rejected (:func:`gpucloud.service.reservations.cancel_orphans`) and saves fair share's decayed
+usage (:mod:`gpucloud.service.fairshare_usage`; loaded again at recovery).
 
 A tick with nothing new costs one version read and one executor poll per running job. The thread wakes at
 once when :meth:`ControlLoop.wake` is called (the API's ``on_change``), else every ``interval_s``.
@@ -41,6 +42,7 @@ from gpucloud.service.control.snapshot import JobData, Snapshot, build_scheduler
 from gpucloud.service.control.tracked import Stop, StopKind, Tracked, track
 from gpucloud.service.control.txn import Change, Transactions, VersionTracker
 from gpucloud.service.executors.base import Executor
+from gpucloud.service.fairshare_usage import load_usage, save_usage
 
 log = logging.getLogger("gpucloud.control")
 
@@ -95,8 +97,7 @@ class ControlLoop:
         on_cycle: CycleObserver | None = None,
     ) -> None:
         self.config = config or LoopConfig()
-        #: fair share's decayed usage, carried from cycle to cycle (in memory: it starts again from zero when
-        #: the server restarts)
+        #: fair share's decayed usage, carried from cycle to cycle; loaded at recovery, saved by housekeeping
         self._usage = DecayedUsage()
         POLICIES.get(self.config.policy)  # an unknown policy fails here, with suggestions
         self.sessions = sessions
@@ -140,6 +141,12 @@ class ControlLoop:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._recovered:
+            try:
+                with self.sessions.begin() as session:
+                    save_usage(session, self._usage)
+            except Exception:  # the database may be gone already; housekeeping saved it a minute ago
+                log.warning("could not save fair-share usage at stop", exc_info=True)
         self.leader.release()
 
     @property
@@ -171,6 +178,8 @@ class ControlLoop:
     def recover(self) -> None:
         """Re-attach or settle every job that held processes when the last loop stopped (see :mod:`.recovery`)."""
         now = self.clock()
+        with self.sessions() as session:
+            self._usage = load_usage(session)
         snap = self._read()
         self.jobs.clear()
         self._unrecorded.clear()
@@ -215,13 +224,15 @@ class ControlLoop:
         with self.sessions.begin() as session:
             expired = budgets.expire_due(session, now)
             reservations.cancel_orphans(session, now)
+            save_usage(session, self._usage)
         self._expire_at = now + self.config.expiry_every_s
         if expired:
             log.info("budgets expired: %s", ", ".join(expired))
 
     def _read(self) -> Snapshot:
         with self.sessions() as session:
-            snap = read_snapshot(session)
+            usage_since = self._usage.last if POLICIES.get(self.config.policy).uses_usage else None
+            snap = read_snapshot(session, ended_since=usage_since)
         self.versions.saw(snap.version)
         self._refresh(snap.active)
         return snap

@@ -48,6 +48,8 @@ class Snapshot:
     reserved: list[ReservedNodes] = field(default_factory=list)
     #: names of the nodes that are down
     down: list[str] = field(default_factory=list)
+    #: jobs that ended since the time asked for (fair share counts their last run): plain rows
+    ended: list[JobData] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,10 @@ class ReservedNodes:
     end: float
 
 
-def read_snapshot(session: Session) -> Snapshot:
+def read_snapshot(session: Session, ended_since: float | None = None) -> Snapshot:
     """The version first, then the rows: a change after the version read shows up as a new version later.
-    Plain rows (Core selects), not ORM objects: a snapshot of thousands of pending jobs stays cheap."""
+    Plain rows (Core selects), not ORM objects: a snapshot of thousands of pending jobs stays cheap.
+    ``ended_since``: also read the jobs that ran and ended after that time."""
     version = scheduler_version(session)
     jobs = jobs_table()
     pending = list(session.execute(
@@ -74,7 +77,9 @@ def read_snapshot(session: Session) -> Snapshot:
     reserved = [ReservedNodes(r.id, r.org.name, r.gpu_type, tuple(r.node_names or ()), r.start_at, r.end_at)
                 for r in session.scalars(select(ReservationRow).where(ReservationRow.state == "approved"))]
     down = list(session.scalars(select(NodeStateRow.node).where(NodeStateRow.state == "down")))
-    return Snapshot(version, pending, active, load_orgs(session), reserved, down)
+    ended = [] if ended_since is None else list(session.execute(job_select().where(
+        jobs.c.ended_at > ended_since, jobs.c.started_at.is_not(None), jobs.c.assigned_gpu_type.is_not(None))))
+    return Snapshot(version, pending, active, load_orgs(session), reserved, down, ended)
 
 
 def spec_of(row: JobData) -> JobSpec:
@@ -105,6 +110,8 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
             bookings.append(Booking(str(r.id), r.org, r.gpu_type, nodes, r.start, r.end))
     sched.set_bookings(bookings)
     sched.set_down(i for i in map(cluster.index_of, snap.down) if i is not None)
+    if sched.policy.uses_usage and usage is not None and usage.last is not None:
+        report_stopped_runs(sched, snap, usage.last)
     for row in snap.active:
         gpu_type = row.assigned_gpu_type
         try:
@@ -127,3 +134,13 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
         if match and match.group(1) in sched.state.pending:
             sched.state.nominated.setdefault(match.group(1), set()).add(str(row.id))
     return built
+
+
+def report_stopped_runs(sched: Scheduler, snap: Snapshot, since: float) -> None:
+    """Tell fair share about the runs that stopped after ``since`` (its last cycle): jobs that ended, and
+    preempted jobs back in the queue (their run ended when they were queued again)."""
+    for row in snap.ended:
+        sched.ran_between(row.org_name, row.assigned_gpu_type, row.num_gpus, row.started_at, row.ended_at)
+    for row in snap.pending:
+        if row.run_count and row.started_at is not None and row.assigned_gpu_type and row.queued_at > since:
+            sched.ran_between(row.org_name, row.assigned_gpu_type, row.num_gpus, row.started_at, row.queued_at)

@@ -124,6 +124,7 @@ class JobRow(Base):
         Index("ix_jobs_state_id", "state", "id"),
         Index("ix_jobs_org_id_id", "org_id", "id"),
         Index("ix_jobs_user_id_id", "user_id", "id"),
+        Index("ix_jobs_ended_at", "ended_at"),
         CheckConstraint("num_gpus >= 1", name="num_gpus_positive"),
         CheckConstraint("walltime_s > 0", name="walltime_positive"),
     )
@@ -345,3 +346,15 @@ class NodeStateRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[float] = mapped_column(Float)
     by_user: Mapped[str] = mapped_column(String(100), default="")
+
+
+class FairshareUsageRow(Base):
+    """Fair share's decayed GPU-seconds of an org on a GPU type as of ``as_of`` (the loop saves it
+    periodically; see :mod:`gpucloud.service.fairshare_usage`)."""
+
+    __tablename__ = "fairshare_usage"
+
+    org: Mapped[str] = mapped_column(String(100), primary_key=True)
+    gpu_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    gpu_seconds: Mapped[float] = mapped_column(Float)
+    as_of: Mapped[float] = mapped_column(Float)
