@@ -19,29 +19,49 @@ BASE_URL = "http://gpucloud.test"
 ORGS = ["tokyo-u", "kyoto-u", "osaka-u", "riken", "aist", "nii", "titech", "tohoku-u"]
 
 
-def occupied_cluster(path: Path = CLUSTER_10K, orgs: list[str] = ORGS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def occupied_cluster(path: Path = CLUSTER_10K, orgs: list[str] = ORGS, down_every: int = 0,
+                     reserved_every: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``GET /api/v1/cluster`` document of ``path`` with every GPU held (one job per node, orgs in turn),
-    and those jobs as ``GET /api/v1/jobs`` items."""
+    and those jobs as ``GET /api/v1/jobs`` items.
+
+    With ``down_every`` = k, node n with n % k == 3 is down (no job); with ``reserved_every`` = k, node n with
+    n % k == 5 is in an active reservation with its GPUs idle, n % k == 6 in one with its job running, and
+    n % k == 7 has a reservation that has not started (its job runs; drawn as a plain busy node)."""
     cluster = load_cluster(path)
     jobs: list[dict[str, Any]] = []
     blocks = []
+    busy_by_type = dict.fromkeys(cluster.gpu_types, 0)
     for block, rack_ids in zip(cluster.blocks, cluster.racks_by_block, strict=True):
         racks = []
         for r in rack_ids:
             nodes = []
             for n in cluster.nodes_by_rack[r]:
                 node = cluster.nodes[n]
-                job_id = len(jobs) + 1
-                jobs.append(_job(job_id, orgs[n % len(orgs)], node.name, node.gpus, node.gpu_type))
-                nodes.append({"name": node.name, "gpu_type": node.gpu_type,
-                              "gpus": [{"index": g, "busy": True, "job_id": job_id} for g in range(node.gpus)]})
+                doc: dict[str, Any] = {"name": node.name, "gpu_type": node.gpu_type, "state": "up",
+                                       "state_reason": None, "reservation": None}
+                down = bool(down_every) and n % down_every == 3
+                slot = n % reserved_every if reserved_every and not down else -1
+                if down:
+                    doc.update(state="down", state_reason="PSU failure (ticket 4711)")
+                if slot in (5, 6, 7):
+                    doc["reservation"] = {"id": n, "name": f"workshop-{n}", "org": orgs[n % len(orgs)],
+                                          "start": 1.7e9 + (86400 if slot == 7 else -3600), "end": 1.7e9 + 2 * 86400,
+                                          "active": slot != 7}
+                if down or slot == 5:
+                    doc["gpus"] = [{"index": g, "busy": False, "job_id": None} for g in range(node.gpus)]
+                else:
+                    job_id = len(jobs) + 1
+                    jobs.append(_job(job_id, orgs[n % len(orgs)], node.name, node.gpus, node.gpu_type))
+                    doc["gpus"] = [{"index": g, "busy": True, "job_id": job_id} for g in range(node.gpus)]
+                    busy_by_type[node.gpu_type] += node.gpus
+                nodes.append(doc)
             racks.append({"name": cluster.racks[r].name, "nodes": nodes})
         blocks.append({"name": block.name, "racks": racks})
     types = [{"name": t.name, "memory_gb": t.memory_gb, "speed": t.speed, "total": cluster.gpus_by_type[t.name],
-              "busy": cluster.gpus_by_type[t.name]} for t in cluster.gpu_types.values()]
-    doc = {"name": cluster.name, "description": cluster.description, "total_gpus": cluster.total_gpus,
-           "busy_gpus": cluster.total_gpus, "gpu_types": types, "blocks": blocks}
-    return doc, jobs
+              "busy": busy_by_type[t.name]} for t in cluster.gpu_types.values()]
+    doc_ = {"name": cluster.name, "description": cluster.description, "total_gpus": cluster.total_gpus,
+            "busy_gpus": sum(busy_by_type.values()), "gpu_types": types, "blocks": blocks}
+    return doc_, jobs
 
 
 def _job(job_id: int, org: str, node: str, gpus: int, gpu_type: str) -> dict[str, Any]:

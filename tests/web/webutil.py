@@ -53,3 +53,12 @@ def submit(token: str, url: str, **body: Any) -> dict[str, Any]:
     r = httpx.post(f"{url}/api/v1/jobs", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+def canvas_pixel(page: Any, x: float, y: float, canvas: str = "cluster-map") -> str:
+    """The colour drawn on a canvas at CSS pixel (x, y), as #rrggbb."""
+    return str(page.evaluate("""([id, x, y]) => {
+        const c = document.getElementById(id), k = c.width / c.clientWidth;
+        const d = c.getContext('2d').getImageData(Math.floor(x * k), Math.floor(y * k), 1, 1).data;
+        return '#' + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('');
+    }""", [canvas, x, y]))

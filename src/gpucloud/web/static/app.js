@@ -4,7 +4,8 @@ import { api, ApiError, getToken, setToken, setUnauthorizedHandler } from './api
 import { clear, h, raw } from './dom.js';
 import { getLang, setLang, t } from './i18n.js';
 import { mapPage, forgetJobs } from './map.js';
-import { jobPage, jobsPage, queuePage, usagePage } from './pages.js';
+import { jobPage, jobsPage, queuePage } from './pages.js';
+import { tariffsPage, usagePage } from './money.js';
 import { orgsPage, quotasPage, tokensPage, usersPage } from './admin.js';
 
 const ROUTES = [
@@ -13,6 +14,7 @@ const ROUTES = [
   ['queue', 'nav.queue', queuePage, null],
   ['jobs', 'nav.jobs', jobsPage, null],
   ['usage', 'nav.usage', usagePage, null],
+  ['tariffs', 'nav.tariffs', tariffsPage, null],
   ['orgs', 'nav.orgs', orgsPage, ['operator']],
   ['quotas', 'nav.quotas', quotasPage, ['operator', 'org-admin']],
   ['users', 'nav.users', usersPage, ['operator', 'org-admin']],

@@ -15,6 +15,7 @@ const REASONS = {
   'no fitting nodes': 'reason.noFit', quota: 'reason.quota', 'behind the head job': 'reason.blocked',
   "would delay the head job's reservation": 'reason.reserved', 'waiting for preempted jobs to stop': 'reason.preempting',
   'no node in the cluster can ever fit it': 'reason.unschedulable', submitted: 'reason.submitted',
+  budget: 'reason.budget', reservation: 'reason.reservation',
 };
 export function reasonText(reason) {
   if (!reason) return '—';

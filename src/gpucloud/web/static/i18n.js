@@ -35,8 +35,13 @@ export function fmtTime(epoch) {
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'short', timeStyle: 'medium' }).format(new Date(epoch * 1000));
 }
 
-export function fmtNumber(n, digits = 0) {
-  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(n);
+export function fmtNumber(n, digits = 0, minDigits = digits) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits, minimumFractionDigits: minDigits }).format(n);
+}
+
+/** Points (a decimal string from the API, 4 decimals) with 2 to 4 decimals: "100.00", "0.6667". */
+export function fmtPoints(value) {
+  return fmtNumber(Number(value), 4, 2);
 }
 
 /** 5430 s → "1h 30m 30s" / "1時間30分30秒". */

@@ -1,6 +1,7 @@
 // The cluster map: every GPU one cell on a single <canvas>, grouped block → rack → node, coloured by the org
-// of the job holding it. Polls GET /api/v1/cluster every 2.5 s; job → org comes from the job lists (cached,
-// a job's org never changes). Drawing is one pass of fillRect calls batched by colour.
+// of the job holding it; reserved and down nodes drawn apart. Polls GET /api/v1/cluster every 2.5 s; job → org
+// comes from the job lists (cached, a job's org never changes). Drawing is one pass of fillRect calls batched by
+// colour, then the down hatch and the reservation marks, each one path.
 import { allJobs, api } from './api.js';
 import { h, raw } from './dom.js';
 import { fmtNumber, fmtTime, t } from './i18n.js';
@@ -10,8 +11,10 @@ const ORG_COLOURS = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db
   '#4f46e5', '#0d9488', '#ca8a04', '#c026d3', '#0284c7', '#ea580c', '#059669', '#7c3aed'];
 const IDLE = '#e5e7eb';
 const HIDDEN = '#64748b';   // held by a job the caller may not see
-const DOWN = '#111827';
+const DOWN = '#1f2937';
+const DOWN_MARK = '#ef4444';  // a red diagonal across a down GPU
 const RESERVED = '#fde68a';
+const RESERVED_MARK = '#b45309';  // the outline of a reserved idle GPU, the corner of a busy one in a reservation
 // colour slots: 0 idle, 1 hidden, 2 down, 3 reserved, 4.. orgs
 const FIXED = [IDLE, HIDDEN, DOWN, RESERVED];
 
@@ -44,11 +47,15 @@ async function resolveJobs(cluster, signal) {
   await Promise.all(left.map((id) => api(`/jobs/${id}`, { signal }).then((j) => jobCache.set(j.id, j), () => {})));
 }
 
+/** The node's reservation if its window has started (`/cluster` gives `reservation: {..., active}` or null). */
+const activeReservation = (node) => (node.reservation && node.reservation.active ? node.reservation : null);
+
+/** down (node.state), job or hidden (busy), reserved (idle in an active reservation) or idle. A server without
+ * node states or reservations reads as every node up, none reserved. */
 function gpuStatus(node, gpu) {
-  // The API has no down/reserved GPUs yet; these fields are read when it grows them.
-  if (gpu.state === 'down' || node.state === 'down' || node.down) return 'down';
+  if (node.state === 'down' || gpu.state === 'down') return 'down';
   if (gpu.busy) return gpu.job_id == null ? 'hidden' : 'job';
-  if (gpu.state === 'reserved' || node.reserved_for || node.state === 'reserved') return 'reserved';
+  if (activeReservation(node) || gpu.state === 'reserved') return 'reserved';
   return 'idle';
 }
 
@@ -97,17 +104,19 @@ export function mapPage(main, ctx) {
     summary, legend, wrap,
     h('p', { class: 'muted small' }, t('map.help')));
 
-  let cluster = null, lay = null, colours = null, palette = [...FIXED], hoverJob = null, t0 = performance.now();
+  let cluster = null, lay = null, colours = null, marked = null, palette = [...FIXED], hoverJob = null, t0 = performance.now();
   let renders = 0;
 
   function colourAll() {
     palette = [...FIXED];
     const index = new Map(FIXED.map((c, i) => [c, i]));
     colours = new Uint8Array(lay.cells.length);
+    marked = [];  // busy GPUs on a node in an active reservation
     const orgCounts = {}, jobCounts = {};
     let busy = 0, hidden = 0, down = 0, reserved = 0;
     lay.cells.forEach((c, i) => {
       const st = gpuStatus(c.node, c.gpu);
+      if ((st === 'job' || st === 'hidden') && c.node.reservation && c.node.reservation.active) marked.push(i);
       let slot = 0;
       if (st === 'down') { slot = 2; down++; } else if (st === 'reserved') { slot = 3; reserved++; } else if (st === 'hidden') {
         slot = 1; busy++; hidden++;
@@ -124,7 +133,7 @@ export function mapPage(main, ctx) {
       }
       colours[i] = slot;
     });
-    return { orgCounts, jobCounts, busy, hidden, down, reserved };
+    return { orgCounts, jobCounts, busy, hidden, down, reserved, reservedBusy: marked.length };
   }
 
   function draw() {
@@ -154,8 +163,27 @@ export function mapPage(main, ctx) {
       g.fillStyle = palette[slot];
       for (let i = 0; i < cells.length; i++) if (colours[i] === slot) g.fillRect(cells[i].x, cells[i].y, size, size);
     }
-    g.strokeStyle = '#b45309';
+    g.lineWidth = 1;
+    g.strokeStyle = RESERVED_MARK;
     for (let i = 0; i < cells.length; i++) if (colours[i] === 3) g.strokeRect(cells[i].x + 0.5, cells[i].y + 0.5, size - 1, size - 1);
+    g.strokeStyle = DOWN_MARK; g.lineWidth = Math.max(1, size / 8);
+    g.beginPath();
+    for (let i = 0; i < cells.length; i++) {
+      if (colours[i] !== 2) continue;
+      g.moveTo(cells[i].x + 1, cells[i].y + size - 1); g.lineTo(cells[i].x + size - 1, cells[i].y + 1);
+    }
+    g.stroke();
+    if (marked.length) {  // a corner triangle on busy GPUs inside a reservation
+      const k = Math.max(3, Math.round(size * 0.45));
+      g.fillStyle = '#f59e0b';
+      g.beginPath();
+      for (const i of marked) {
+        const c = cells[i];
+        g.moveTo(c.x + size, c.y); g.lineTo(c.x + size, c.y + k); g.lineTo(c.x + size - k, c.y); g.closePath();
+      }
+      g.fill();
+    }
+    g.lineWidth = 1;
     if (hoverJob != null) {
       g.strokeStyle = '#f59e0b'; g.lineWidth = 2;
       for (const c of cells) if (c.gpu.job_id === hoverJob) g.strokeRect(c.x - 1, c.y - 1, size + 2, size + 2);
@@ -164,16 +192,18 @@ export function mapPage(main, ctx) {
 
   function renderLegend(stats) {
     legend.replaceChildren();
-    const item = (colour, label, count, attrs = {}) => legend.append(h('li', attrs,
-      h('span', { class: 'swatch', style: `background:${colour}` }), label, ' ', h('span', { class: 'count' }, fmtNumber(count))));
+    const item = (colour, label, count, attrs = {}, swatchClass = '') => legend.append(h('li', attrs,
+      h('span', { class: `swatch ${swatchClass}`.trim(), style: `background:${colour}` }), label, ' ',
+      h('span', { class: 'count' }, fmtNumber(count))));
     for (const org of Object.keys(stats.orgCounts).sort()) {
       item(orgColour(org), raw(org), stats.orgCounts[org], { 'data-org': org });
     }
     const idle = lay.cells.length - stats.busy - stats.down - stats.reserved;
     item(IDLE, t('map.idle'), idle, { 'data-state': 'idle' });
     item(HIDDEN, t('map.hidden'), stats.hidden, { 'data-state': 'hidden' });
-    item(RESERVED, t('map.reserved'), stats.reserved, { 'data-state': 'reserved' });
-    item(DOWN, t('map.down'), stats.down, { 'data-state': 'down' });
+    item(RESERVED, t('map.reserved'), stats.reserved, { 'data-state': 'reserved' }, 'swatch-reserved');
+    item('#94a3b8', t('map.reservedBusy'), stats.reservedBusy, { 'data-state': 'reserved-busy' }, 'swatch-reserved-busy');
+    item(DOWN, t('map.down'), stats.down, { 'data-state': 'down' }, 'swatch-down');
   }
 
   function renderSummary() {
@@ -203,6 +233,7 @@ export function mapPage(main, ctx) {
     renderLegend(stats);
     Object.assign(canvas.dataset, {
       cells: String(lay.cells.length), busy: String(stats.busy), hidden: String(stats.hidden),
+      down: String(stats.down), reserved: String(stats.reserved), reservedBusy: String(stats.reservedBusy),
       orgs: JSON.stringify(stats.orgCounts), jobs: JSON.stringify(stats.jobCounts), renders: String(renders),
     });
     if (renders === 1) {
@@ -238,10 +269,17 @@ export function mapPage(main, ctx) {
     if (st === 'job') {
       lines.push(h('div', { 'data-tip': 'job' }, t('map.job', { id: c.gpu.job_id }), ' ', job ? raw(job.name || '') : null));
       if (job) lines.push(h('div', {}, t('map.org'), ' ', raw(job.org), ' · ', t('map.user'), ' ', raw(job.user)));
-      lines.push(h('div', { class: 'muted small' }, t('map.clickToOpen')));
     } else {
       lines.push(h('div', { 'data-tip': st }, t(`map.${st}`)));
     }
+    if (st === 'down' && c.node.state_reason) lines.push(h('div', { 'data-tip': 'down-reason' }, t('map.downReason'), ' ', raw(c.node.state_reason)));
+    const res = c.node.reservation;
+    if (res) {
+      lines.push(h('div', { 'data-tip': 'reservation' }, t(res.active ? 'map.reservationNow' : 'map.reservationNext'), ' ',
+        raw(res.name), res.org ? [' · ', t('map.org'), ' ', raw(res.org)] : null));
+      lines.push(h('div', { class: 'muted' }, t('map.window', { start: fmtTime(res.start), end: fmtTime(res.end) })));
+    }
+    if (st === 'job') lines.push(h('div', { class: 'muted small' }, t('map.clickToOpen')));
     tip.replaceChildren(...lines);
     tip.hidden = false;
     tip.style.left = `${Math.min(x + 14, wrap.clientWidth - 260)}px`;
@@ -267,6 +305,10 @@ export function mapPage(main, ctx) {
     cellCenter(node, index) {
       const c = lay && lay.cells.find((x) => x.node.name === node && x.gpu.index === index);
       return c ? { x: c.x + lay.cell / 2, y: c.y + lay.cell / 2 } : null;
+    },
+    cellRect(node, index) {
+      const c = lay && lay.cells.find((x) => x.node.name === node && x.gpu.index === index);
+      return c ? { x: c.x, y: c.y, size: lay.cell } : null;
     },
   };
 

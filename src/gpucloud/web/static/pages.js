@@ -1,7 +1,7 @@
-// Queue, jobs, one job (events, placement, live log tail, cancel) and usage (GPU-hours from jobs).
-import { allJobs, api } from './api.js';
+// Queue, jobs and one job (events, placement, cost, live log tail, cancel).
+import { api } from './api.js';
 import { h, raw } from './dom.js';
-import { fmtDuration, fmtNumber, fmtTime, t } from './i18n.js';
+import { fmtDuration, fmtNumber, fmtPoints, fmtTime, t } from './i18n.js';
 import { ACTIVE, STATES, emptyRow, errorLine, jobLink, reasonText, shapeText, stateBadge, table } from './common.js';
 
 const now = () => Date.now() / 1000;
@@ -128,6 +128,14 @@ export async function jobPage(main, ctx, id) {
     } catch (err) { message = errorLine(err); drawActions(); }
   }
   const prop = (key, value) => [h('dt', {}, t(key)), h('dd', { 'data-prop': key }, value)];
+  // Points held for the current or last run (its whole walltime) and charged over the ended runs; both null
+  // when no tariff was in force.
+  const costProps = (j) => {
+    const pts = (v) => h('span', { 'data-points': v }, t('points.n', { n: fmtPoints(v) }));
+    if (j.estimated_cost == null && j.final_cost == null) return prop('job.cost', t('job.costMissing'));
+    return [...prop('job.estimatedCost', j.estimated_cost == null ? '—' : pts(j.estimated_cost)),
+      ...prop('job.finalCost', j.final_cost != null ? pts(j.final_cost) : t(ACTIVE.has(j.state) ? 'job.costPending' : 'job.costNone'))];
+  };
   const drawJob = () => {
     head.replaceChildren(h('h1', {}, t('job.title', { id: job.id }), ' ', raw(job.name)), stateBadge(job.state));
     const yes = (b) => t(b ? 'common.yes' : 'common.no');
@@ -140,7 +148,7 @@ export async function jobPage(main, ctx, id) {
       ...prop('job.ran', fmtDuration(job.started_at ? (job.ended_at ?? now()) - job.started_at : null)),
       ...prop('job.exitCode', job.exit_code ?? '—'), ...prop('job.reason', reasonText(job.reason)),
       ...prop('job.runs', fmtNumber(job.run_count)), ...prop('job.preemptions', fmtNumber(job.preemptions)),
-      ...prop('job.cost', t('job.costMissing')));
+      ...costProps(job));
     placement.replaceChildren(job.placement && job.placement.length
       ? table(['job.node', 'job.gpus'], job.placement.map((p) => h('tr', {}, h('td', {}, raw(p.node)),
         h('td', {}, raw(p.gpus.join(', '))))))
@@ -190,34 +198,4 @@ export async function jobPage(main, ctx, id) {
       if (done || chunk.next_offset >= chunk.size) break;
     }
   }, 1500);
-}
-
-export function usagePage(main, ctx) {
-  const body = h('div', { id: 'usage' });
-  main.append(h('div', { class: 'page-head' }, h('h1', {}, t('usage.title'))),
-    h('p', { class: 'muted' }, t('usage.note')), body);
-  ctx.poll(async () => {
-    const jobs = await allJobs('', { maxPages: 10, signal: ctx.signal });
-    const byOrg = new Map(), byProject = new Map();
-    let total = 0;
-    for (const j of jobs) {
-      if (!j.started_at) continue;
-      const hours = (j.num_gpus * ((j.ended_at ?? now()) - j.started_at)) / 3600;
-      total += hours;
-      byOrg.set(j.org, (byOrg.get(j.org) || 0) + hours);
-      const key = `${j.org} / ${j.project}`;
-      byProject.set(key, (byProject.get(key) || 0) + hours);
-    }
-    const bars = (map, labelKey) => {
-      const max = Math.max(1e-9, ...map.values());
-      const rows = [...map.entries()].sort((a, b) => b[1] - a[1]).map(([name, hrs]) => h('tr', {},
-        h('td', {}, raw(name)), h('td', { class: 'num' }, fmtNumber(hrs, 2)),
-        h('td', { class: 'barcell' }, h('div', { class: 'bar', style: `width:${(100 * hrs) / max}%` }))));
-      return table([labelKey, 'usage.gpuHours', ''], rows.length ? rows : [emptyRow(3, 'usage.empty')]);
-    };
-    body.replaceChildren(
-      h('p', {}, t('usage.total', { hours: fmtNumber(total, 2), jobs: fmtNumber(jobs.length) })),
-      h('h2', {}, t('usage.byOrg')), bars(byOrg, 'job.org'),
-      h('h2', {}, t('usage.byProject')), bars(byProject, 'job.project'));
-  }, 10000);
 }

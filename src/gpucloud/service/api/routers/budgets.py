@@ -1,4 +1,4 @@
-"""Money: ``/api/v1/budgets`` (balances, the ledger, top-ups), ``/api/v1/tariffs`` and ``/api/v1/usage``.
+"""Money: ``/api/v1/budgets`` (balances, the ledger, top-ups, expiry), ``/api/v1/tariffs`` and ``/api/v1/usage``.
 
 Everyone reads tariffs; users see the budgets of their org's projects, operators all; top-ups and tariff
 changes are the operator's. See :mod:`gpucloud.service.budgets`.
@@ -6,6 +6,7 @@ changes are the operator's. See :mod:`gpucloud.service.budgets`.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -14,10 +15,11 @@ from pydantic import BaseModel, Field
 
 from gpucloud.errors import InputError
 from gpucloud.money.points import is_points
+from gpucloud.money.tariff_file import epoch as parse_epoch
 from gpucloud.money.tariff_file import tariffs_from_dict
 from gpucloud.money.tariff_json import tariff_to_json
 from gpucloud.money.usage import aggregate, to_csv
-from gpucloud.service import budgets
+from gpucloud.service import budgets, usage_series
 from gpucloud.service.api.context import Context
 from gpucloud.service.auth import CurrentPrincipal, Forbidden
 from gpucloud.service.store.engine import bump_version
@@ -41,6 +43,7 @@ class LedgerEntryOut(BaseModel):
     kind: str
     amount: str
     subsidy: str
+    programme: str = ""
     ref: str
     at: float
     note: str
@@ -96,7 +99,8 @@ def ledger(org: str, project: str, ctx: Context, who: CurrentPrincipal,
             raise Forbidden("you can only see the budgets of your own org")
         entries, total = budgets.ledger_page(session, row, offset, limit)
         return LedgerPageOut(total=total, items=[
-            LedgerEntryOut(id=e.id, kind=e.kind, amount=str(e.amount), subsidy=str(e.subsidy), ref=e.ref or "",
+            LedgerEntryOut(id=e.id, kind=e.kind, amount=str(e.amount), subsidy=str(e.subsidy),
+                           programme=e.programme, ref=e.ref or "",
                            at=e.at, note=e.note) for e in entries])
 
 
@@ -112,6 +116,20 @@ def top_up(org: str, project: str, body: TopUp, ctx: Context, who: CurrentPrinci
         bump_version(session)
     ctx.notify()
     return _budget_out(org, project, b)
+
+
+@router.post("/budgets/expire")
+def expire(ctx: Context, who: CurrentPrincipal) -> dict[str, list[str]]:
+    """Expire now the budgets past their expiry date (operator; the control loop does it about once a minute).
+    Returns the projects (``org/project``) that got an expiry entry; a second call expires nothing more."""
+    who.require_operator()
+    with ctx.sessions.begin() as session:
+        expired = budgets.expire_due(session, ctx.clock())
+        if expired:
+            bump_version(session)
+    if expired:
+        ctx.notify()
+    return {"expired": expired}
 
 
 @router.get("/tariffs")
@@ -137,16 +155,93 @@ def add_tariffs(body: TariffsIn, ctx: Context, who: CurrentPrincipal) -> dict[st
 
 @router.get("/usage", response_model=None)
 def usage(ctx: Context, who: CurrentPrincipal, month: str = Query(pattern=r"^\d{4}-\d{2}$"),
-          format: Literal["json", "csv"] = "json") -> Any:
-    """Usage of a UTC month by org × project × GPU type (operators: all orgs; others: their own org)."""
+          format: Literal["json", "csv"] = "json", by_user: bool = False) -> Any:
+    """Usage of a UTC month by org × project (× user with ``by_user``) × GPU type (operators: all orgs; others:
+    their own org). Paid reservations count as their whole window."""
     with ctx.sessions() as session:
         records = budgets.usage_records(session)
     if not who.is_operator:
         records = [r for r in records if r.org == who.org]
-    rows = aggregate(records, month=budgets.check_month(month))
+    rows = aggregate(records, by_user=by_user, month=budgets.check_month(month))
     if format == "csv":
-        return Response(to_csv(rows), media_type="text/csv",
+        return Response(to_csv(rows, by_user=by_user), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="usage-{month}.csv"'})
-    return [{"month": r.month, "org": r.org, "project": r.project, "gpu_type": r.gpu_type, "runs": r.runs,
+    return [{"month": r.month, "org": r.org, "project": r.project, **({"user": r.user} if by_user else {}),
+             "gpu_type": r.gpu_type, "runs": r.runs,
              "gpu_hours": str(r.gpu_hours), "points": str(r.points), "subsidy": str(r.subsidy),
              "charged": str(r.charged)} for r in rows]
+
+
+class SeriesBucketOut(BaseModel):
+    start: float
+    label: str
+
+
+class SeriesPointOut(BaseModel):
+    start: float = Field(description="the bucket's start, UTC epoch seconds")
+    bucket: str = Field(description="the bucket's label: 2025-04-01 (day) or 2025-04 (month)")
+    org: str
+    project: str
+    gpu_type: str
+    runs: int
+    gpu_hours: str
+    points: str
+    subsidy: str
+    charged: str
+
+
+class SeriesOut(BaseModel):
+    bucket: str
+    start: float = Field(description="the first bucket's start")
+    end: float = Field(description="the range's end (exclusive)")
+    buckets: list[SeriesBucketOut] = Field(description="every bucket of the range, empty ones included")
+    items: list[SeriesPointOut] = Field(description="one per bucket × org × project × GPU type with usage")
+
+
+def _epoch_param(name: str, value: str | None) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        out = float(value)
+    except ValueError:
+        try:
+            out = float(parse_epoch(value.strip()))
+        except ValueError as exc:
+            raise InputError(name, str(exc), value) from None
+    if not math.isfinite(out):
+        raise InputError(name, "must be a finite number of epoch seconds", value)
+    return out
+
+
+@router.get("/usage/series", response_model=SeriesOut)
+def get_usage_series(ctx: Context, who: CurrentPrincipal, bucket: Literal["day", "month"] = "day",
+                 from_: str | None = Query(None, alias="from", description="date, datetime or epoch seconds "
+                                           "(default: 30 days or 12 months before `to`)"),
+                 to: str | None = Query(None, description="end, exclusive (default: now)"),
+                 org: str | None = None, project: str | None = None) -> SeriesOut:
+    """GPU-hours and points per UTC day or month × org × project × GPU type, from the ledger's charges (a run
+    that crosses a bucket boundary is split by time). Operators see every org; others only their own."""
+    end = _epoch_param("to", to)
+    end = ctx.clock() if end is None else end
+    start = _epoch_param("from", from_)
+    if start is None:
+        start = usage_series.default_start(end, bucket)
+    if start >= end:
+        raise InputError("from", "must be before to", from_)
+    if not who.is_operator:
+        if org is not None and org != who.org:
+            raise Forbidden("you can only see the usage of your own org")
+        org = who.org
+        if org is None:
+            return SeriesOut(bucket=bucket, start=start, end=end, buckets=[], items=[])
+    starts = usage_series.bucket_starts(start, end, bucket)
+    with ctx.sessions() as session:
+        records = budgets.usage_records(session)
+    records = [r for r in records if (org is None or r.org == org) and (project is None or r.project == project)]
+    found = usage_series.series(records, bucket, start, end)
+    return SeriesOut(
+        bucket=bucket, start=starts[0] if starts else start, end=end,
+        buckets=[SeriesBucketOut(start=s, label=usage_series.label(s, bucket)) for s in starts],
+        items=[SeriesPointOut(start=p.start, bucket=p.label, org=p.org, project=p.project, gpu_type=p.gpu_type,
+                              runs=p.runs, gpu_hours=str(p.gpu_hours), points=str(p.points),
+                              subsidy=str(p.subsidy), charged=str(p.charged)) for p in found])
