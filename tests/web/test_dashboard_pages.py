@@ -18,7 +18,8 @@ from gpucloud.web import STATIC_DIR
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Words allowed inside Japanese text: units, names and file formats that Japanese UIs write in Latin letters.
 ALLOWED_LATIN = re.compile(r"\b(GPU|API|ID|YAML|JSON|gpc_)\b|gpc_")
-PAGES = ["map", "queue", "jobs", "job", "usage", "tariffs", "orgs", "quotas", "users", "tokens", "login"]
+PAGES = ["map", "queue", "jobs", "job", "reservations", "usage", "tariffs", "orgs", "quotas", "users", "tokens",
+         "login"]
 
 # Visible text of the page outside data (elements marked data-raw: names, commands, server messages, the language
 # names of the toggle), plus placeholders, titles and labels of controls.
@@ -140,7 +141,8 @@ def test_every_page_in_english_and_japanese(server: ServerProcess, op: httpx.Cli
                     page.goto(f"{server.url}/#/{'jobs/' + str(job['id']) if name == 'job' else name}")
                     page.locator(f"#page[data-page={name}]").wait_for()
                     ready = {"map": "#cluster-map[data-cells]", "queue": "#queue table", "jobs": "#jobs table",
-                             "job": "#job-events table", "usage": "#usage table", "tariffs": "#tariffs table",
+                             "job": "#job-events table", "reservations": "#reservations table",
+                             "usage": "#usage table", "tariffs": "#tariffs table",
                              "orgs": "#orgs table",
                              "quotas": "#quotas table", "users": "#users table", "tokens": "#tokens table"}[name]
                     page.locator(ready).first.wait_for()

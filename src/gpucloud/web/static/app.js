@@ -6,6 +6,7 @@ import { getLang, setLang, t } from './i18n.js';
 import { mapPage, forgetJobs } from './map.js';
 import { jobPage, jobsPage, queuePage } from './pages.js';
 import { tariffsPage, usagePage } from './money.js';
+import { reservationsPage } from './reservations.js';
 import { orgsPage, quotasPage, tokensPage, usersPage } from './admin.js';
 
 const ROUTES = [
@@ -13,6 +14,7 @@ const ROUTES = [
   ['map', 'nav.map', mapPage, null],
   ['queue', 'nav.queue', queuePage, null],
   ['jobs', 'nav.jobs', jobsPage, null],
+  ['reservations', 'nav.reservations', reservationsPage, null],
   ['usage', 'nav.usage', usagePage, null],
   ['tariffs', 'nav.tariffs', tariffsPage, null],
   ['orgs', 'nav.orgs', orgsPage, ['operator']],

@@ -5,7 +5,7 @@ import { ApiError, api } from './api.js';
 import { h, raw } from './dom.js';
 import { fmtDuration, fmtNumber, fmtPoints, fmtTime, getLang, t, tMaybe } from './i18n.js';
 import { PALETTE, stackedBars } from './chart.js';
-import { clearFormErrors, emptyRow, field, showFormError, table } from './common.js';
+import { clearFormErrors, emptyRow, errorLine, field, showFormError, table } from './common.js';
 
 const now = () => Date.now() / 1000;
 
@@ -52,7 +52,8 @@ export async function usagePage(main, ctx) {
   const budgetsCard = h('section', { class: 'card' }, h('h2', {}, t('budgets.title')),
     h('p', { class: 'muted' }, t(operator ? 'budgets.scope.operator' : 'budgets.scope.org')), budgetsBox);
   const top = h('div', { class: operator ? 'cols' : '' }, budgetsCard);
-  main.append(h('div', { class: 'page-head' }, h('h1', {}, t('usage.title'))), top,
+  const ledger = ledgerView(ctx);
+  main.append(h('div', { class: 'page-head' }, h('h1', {}, t('usage.title'))), top, ledger.card,
     h('section', { class: 'card' },
       h('div', { class: 'page-head' }, h('h2', {}, t('usage.overTime')),
         h('label', {}, t('usage.bucket'), ' ', bucketSel), h('label', {}, t('usage.group'), ' ', groupSel)),
@@ -90,9 +91,11 @@ export async function usagePage(main, ctx) {
       h('td', {}, raw(b.org)), h('td', {}, raw(b.project)), pointsCell(b.balance, 'balance'), pointsCell(b.held, 'held'),
       pointsCell(b.available, 'available'), pointsCell(b.spent, 'spent'),
       b.cap == null ? h('td', { 'data-col': 'cap', 'data-value': '' }, t('budgets.noCap')) : pointsCell(b.cap, 'cap'),
-      expiryCell(b.expires_at)));
+      expiryCell(b.expires_at),
+      h('td', {}, h('button', { type: 'button', class: 'link', 'data-ledger': `${b.org}/${b.project}`,
+        onclick: () => ledger.open(b.org, b.project) }, t('ledger.open')))));
     budgetsBox.replaceChildren(table(['job.org', 'job.project', 'budgets.balance', 'budgets.held', 'budgets.available',
-      'budgets.spent', 'budgets.cap', 'budgets.expires'], trs.length ? trs : [emptyRow(8, 'budgets.empty')], { id: 'budgets' }));
+      'budgets.spent', 'budgets.cap', 'budgets.expires', ''], trs.length ? trs : [emptyRow(9, 'budgets.empty')], { id: 'budgets' }));
     if (operator) {
       const keep = projectSel.value;
       projectSel.replaceChildren(...rows.map((b) => raw(`${b.org} / ${b.project}`, 'option', { value: JSON.stringify([b.org, b.project]) })));
@@ -136,7 +139,76 @@ export async function usagePage(main, ctx) {
   bucketSel.addEventListener('change', reload);
   groupSel.addEventListener('change', reload);
   await loadBudgets();
-  ctx.poll(async () => { await Promise.all([loadBudgets(), loadSeries()]); }, 15000);
+  ctx.poll(async () => { await Promise.all([loadBudgets(), loadSeries(), ledger.reload()]); }, 15000);
+}
+
+// --- the ledger of one project ---------------------------------------------------------------------------------
+
+const LEDGER_PAGE = 50;
+const LEDGER_KINDS = ['top_up', 'hold', 'release', 'charge', 'refund', 'expiry', 'subsidy'];
+
+/** A job run's ref ("42#1") links to the job; a reservation's ("reservation:3") to the reservations page. */
+function refCell(ref) {
+  if (!ref) return h('td', { 'data-col': 'ref' }, '—');
+  const job = /^(\d+)#/.exec(ref);
+  const href = job ? `#/jobs/${job[1]}` : ref.startsWith('reservation:') ? '#/reservations' : null;
+  return h('td', { 'data-col': 'ref' }, href ? h('a', { href }, raw(ref)) : raw(ref));
+}
+
+/** The card that shows a project's ledger entries, newest first, LEDGER_PAGE a page (GET .../ledger is oldest
+ * first with offset/limit: the newest page is the last one). */
+function ledgerView(ctx) {
+  const title = h('h2', {});
+  const body = h('div', { id: 'ledger-entries', class: 'table-scroll' });
+  const range = h('span', { class: 'muted', id: 'ledger-range' });
+  const newer = h('button', { type: 'button', class: 'secondary', id: 'ledger-prev' }, t('ledger.newer'));
+  const older = h('button', { type: 'button', class: 'secondary', id: 'ledger-next' }, t('ledger.older'));
+  const close = h('button', { type: 'button', class: 'secondary', id: 'ledger-close' }, t('ledger.close'));
+  const card = h('section', { class: 'card', id: 'ledger', hidden: true },
+    h('div', { class: 'page-head' }, title, close), h('p', { class: 'muted small' }, t('ledger.help')), body,
+    h('div', { class: 'pager' }, newer, older, range));
+  let which = null, page = 0, total = 0;
+
+  async function load() {
+    if (!which) return;
+    const base = `/budgets/${encodeURIComponent(which.org)}/${encodeURIComponent(which.project)}/ledger`;
+    const mine = which;
+    total = (await api(`${base}?offset=0&limit=1`, { signal: ctx.signal })).total;
+    page = Math.max(0, Math.min(page, Math.ceil(total / LEDGER_PAGE) - 1));
+    const end = total - page * LEDGER_PAGE, start = Math.max(0, end - LEDGER_PAGE);
+    const items = end > 0 ? (await api(`${base}?offset=${start}&limit=${end - start}`, { signal: ctx.signal })).items : [];
+    if (mine !== which) return;
+    const rows = items.reverse().map((e) => h('tr', { 'data-ledger-row': e.id, 'data-kind': e.kind },
+      h('td', {}, fmtTime(e.at)),
+      h('td', { 'data-col': 'kind' }, LEDGER_KINDS.includes(e.kind) ? t(`ledger.kind.${e.kind}`) : raw(e.kind)),
+      pointsCell(e.amount, 'amount'), pointsCell(e.subsidy, 'subsidy'),
+      h('td', { 'data-col': 'programme' }, e.programme ? raw(e.programme) : '—'), refCell(e.ref),
+      h('td', { 'data-col': 'note' }, e.note ? raw(e.note) : '')));
+    body.replaceChildren(table(['ledger.at', 'ledger.kind', 'ledger.amount', 'ledger.subsidy', 'ledger.programme', 'ledger.ref',
+      'ledger.note'], rows.length ? rows : [emptyRow(7, 'ledger.empty')], { id: 'ledger-table' }));
+    range.textContent = total ? t('ledger.range', { from: fmtNumber(total - end + 1), to: fmtNumber(total - start),
+      total: fmtNumber(total) }) : '';
+    Object.assign(card.dataset, { project: `${which.org}/${which.project}`, page: String(page), total: String(total) });
+    newer.disabled = page === 0;
+    older.disabled = start === 0;
+  }
+  const go = (p) => { page = p; load().catch((err) => { if (!(err instanceof DOMException)) body.replaceChildren(errorLine(err)); }); };
+  newer.addEventListener('click', () => go(page - 1));
+  older.addEventListener('click', () => go(page + 1));
+  close.addEventListener('click', () => { which = null; card.hidden = true; });
+  return {
+    card,
+    open(org, project) {
+      which = { org, project };
+      title.replaceChildren(t('ledger.title'), ' ', raw(`${org} / ${project}`));
+      body.replaceChildren();
+      range.textContent = '';
+      card.hidden = false;
+      go(0);
+      card.scrollIntoView({ block: 'nearest' });
+    },
+    reload: () => load(),
+  };
 }
 
 // --- tariffs ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,192 @@
+// Reservations: the list the caller may see (operators: every org; others: their org), newest window first; a
+// request form with a free-capacity check for org-admins and operators (who name the org); approve / reject for
+// operators and cancel (with a confirmation step that says when it is refunded) for the org's admins and operators.
+// Members see the list only. The API decides anyway (docs/reservations.md).
+import { api } from './api.js';
+import { h, raw } from './dom.js';
+import { fmtDuration, fmtNumber, fmtPoints, fmtTime, t, tMaybe } from './i18n.js';
+import { clearFormErrors, emptyRow, errorLine, field, showFormError, table } from './common.js';
+
+const now = () => Date.now() / 1000;
+const CANCELLABLE = new Set(['requested', 'approved', 'active']);
+const CUTOFF_S = 24 * 3600;  // the default cut-off; the API does not say the operator's
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** A datetime-local value ("2026-12-07T09:00" or with seconds) as ISO 8601 with the browser's offset for that
+ * date ("2026-12-07T09:00:00+09:00"); undefined when empty, the text as is when the browser cannot read it. */
+export function localToIso(value) {
+  if (!value) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return value;
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const abs = Math.abs(off);
+  return `${value.length === 16 ? `${value}:00` : value}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** Epoch seconds as a datetime-local value in the browser's time zone (minutes). */
+function isoLocal(epoch) {
+  const d = new Date(epoch * 1000);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export function reservationState(state) {
+  return h('span', { class: `badge res-${state}`, 'data-state': state }, tMaybe(`res.state.${state}`) ?? raw(state));
+}
+
+const points = (value, col) => h('td', { class: 'num', 'data-col': col, 'data-value': value ?? '' },
+  value == null ? '—' : fmtPoints(value));
+
+export async function reservationsPage(main, ctx) {
+  const role = ctx.me.role;
+  const operator = role === 'operator';
+  const requester = operator || role === 'org-admin';
+  const list = h('div', { id: 'reservations', class: 'table-scroll' });
+  const message = h('div', { id: 'res-message', class: 'inline-msg' });
+  main.append(h('div', { class: 'page-head' }, h('h1', {}, t('res.title'))),
+    h('p', { class: 'muted' }, t(operator ? 'res.scope.operator' : requester ? 'res.scope.admin' : 'res.scope.member')),
+    message);
+  const stack = h('div', { class: 'stack' }, list);
+  main.append(stack);
+
+  if (requester) stack.append(await requestForm());
+
+  // The row whose confirmation step is open ({id, action}); the poll does not redraw while one is.
+  let confirming = null;
+  let rows = [];
+
+  async function act(r, action, body) {
+    message.replaceChildren();
+    try {
+      await api(`/reservations/${r.id}/${action}`, { method: 'POST', body: body ?? {} });
+      confirming = null;
+    } catch (err) {
+      confirming = null;
+      message.append(h('span', { 'data-for': r.id }, errorLine(err)));
+    }
+    await refresh();
+  }
+
+  function confirmText(r) {
+    if (r.state === 'requested') return t('res.cancelRequested');
+    const parts = [t('res.cancelRefund')];
+    if (r.start - now() < CUTOFF_S) parts.push(t('res.cancelLate'));
+    return parts.join(' ');
+  }
+
+  function actions(r) {
+    const cell = h('td', { class: 'actions-cell' });
+    if (confirming && confirming.id === r.id) {
+      const no = h('button', { type: 'button', class: 'secondary', 'data-confirm': 'no', onclick: () => { confirming = null; draw(); } },
+        t('res.no'));
+      if (confirming.action === 'cancel') {
+        cell.append(h('div', { class: 'confirm', 'data-confirm-text': 'cancel' }, t('res.cancelConfirm'), ' ', confirmText(r)),
+          h('button', { type: 'button', class: 'danger', 'data-confirm': 'yes', onclick: () => act(r, 'cancel') }, t('res.cancelYes')),
+          ' ', no);
+      } else {
+        const note = h('input', { 'data-reject-note': '', placeholder: t('res.rejectNote') });
+        cell.append(h('div', { class: 'confirm', 'data-confirm-text': 'reject' }, t('res.rejectConfirm')), note, ' ',
+          h('button', { type: 'button', class: 'danger', 'data-confirm': 'yes', onclick: () => act(r, 'reject', { note: note.value }) },
+            t('res.rejectYes')), ' ', no);
+      }
+      return cell;
+    }
+    if (operator && r.state === 'requested') {
+      cell.append(h('button', { type: 'button', 'data-action': 'approve', onclick: () => act(r, 'approve') }, t('res.approve')), ' ',
+        h('button', { type: 'button', class: 'secondary', 'data-action': 'reject',
+          onclick: () => { confirming = { id: r.id, action: 'reject' }; draw(); } }, t('res.reject')), ' ');
+    }
+    if (CANCELLABLE.has(r.state) && r.end > now() && (operator || (role === 'org-admin' && r.org === ctx.me.org))) {
+      cell.append(h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel',
+        onclick: () => { confirming = { id: r.id, action: 'cancel' }; draw(); } }, t('res.cancel')));
+    }
+    return cell;
+  }
+
+  function row(r) {
+    return h('tr', { 'data-res-row': r.id, 'data-state': r.state },
+      h('td', { class: 'num' }, `#${r.id}`),
+      h('td', {}, raw(r.name, 'strong'), r.note ? h('div', { class: 'muted small note' }, raw(r.note)) : null),
+      h('td', {}, raw(r.org), h('div', { class: 'muted small' }, raw(r.project))),
+      h('td', { 'data-col': 'shape' }, raw(r.gpu_type), ' × ', r.nodes === 1 ? t('res.node1') : t('res.nodesN', { n: fmtNumber(r.nodes) })),
+      h('td', { 'data-col': 'window', 'data-start': String(r.start), 'data-end': String(r.end) },
+        t('map.window', { start: fmtTime(r.start), end: fmtTime(r.end) }),
+        h('div', { class: 'muted small' }, fmtDuration(r.end - r.start))),
+      h('td', { 'data-col': 'state' }, reservationState(r.state)),
+      points(r.price, 'price'), points(r.refunded, 'refunded'),
+      h('td', { 'data-col': 'nodes' }, r.node_names && r.node_names.length ? raw(r.node_names.join(', ')) : '—'),
+      actions(r));
+  }
+
+  function draw() {
+    list.replaceChildren(table(['res.id', 'res.name', 'res.orgProject', 'res.shape', 'res.window', 'res.state', 'res.price',
+      'res.refunded', 'res.nodes', ''], rows.length ? rows.map(row) : [emptyRow(10, 'res.empty')], { id: 'reservations-table' }));
+  }
+
+  async function refresh() {
+    rows = await api('/reservations', { signal: ctx.signal });
+    if (!confirming || !rows.some((r) => r.id === confirming.id)) { confirming = null; draw(); }
+  }
+
+  async function requestForm() {
+    const [cluster, orgs] = await Promise.all([api('/cluster', { signal: ctx.signal }),
+      operator ? api('/orgs', { signal: ctx.signal }) : Promise.resolve([])]);
+    const org = h('select', { id: 'res-org' }, ...orgs.map((o) => raw(o.name, 'option', { value: o.name })));
+    const gpuType = h('select', { id: 'res-gpu-type' }, ...cluster.gpu_types.map((g) => raw(g.name, 'option', { value: g.name })));
+    const nodes = h('input', { id: 'res-nodes', type: 'number', min: '1', step: '1', value: '1' });
+    const next = Math.ceil(now() / 3600) * 3600 + 3600;
+    const start = h('input', { id: 'res-start', type: 'datetime-local', step: '1', value: isoLocal(next) });
+    const end = h('input', { id: 'res-end', type: 'datetime-local', step: '1', value: isoLocal(next + 3 * 3600) });
+    const name = h('input', { id: 'res-name', autocomplete: 'off' });
+    const project = h('input', { id: 'res-project', placeholder: t('res.projectDefault') });
+    const note = h('input', { id: 'res-note' });
+    const capacity = h('span', { id: 'res-capacity', class: 'muted' });
+    const check = h('button', { type: 'button', class: 'secondary', id: 'res-check' }, t('res.checkCapacity'));
+    const el = h('form', { class: 'card form', id: 'res-form', novalidate: true },
+      h('h2', {}, t('res.request')),
+      h('div', { class: 'form-fields' }, operator ? field('res.org', 'org', org) : null, field('res.gpuType', 'gpu_type', gpuType),
+        field('res.nodesField', 'nodes', nodes), field('res.start', 'start', start), field('res.end', 'end', end)),
+      h('div', { class: 'form-tools' }, check, capacity),
+      h('div', { class: 'form-fields' }, field('res.name', 'name', name), field('res.project', 'project', project),
+        field('res.note', 'note', note)),
+      h('p', { class: 'muted small' }, t('res.help')),
+      h('button', { type: 'submit' }, t('res.submit')), h('div', { class: 'form-error error' }), h('div', { class: 'form-result' }));
+
+    check.addEventListener('click', async () => {
+      clearFormErrors(el);
+      capacity.replaceChildren();
+      delete capacity.dataset.free;
+      const q = new URLSearchParams({ start: localToIso(start.value) ?? '', end: localToIso(end.value) ?? '', gpu_type: gpuType.value });
+      try {
+        const [cap] = await api(`/reservations/capacity?${q}`, { signal: ctx.signal });
+        if (!cap) return;
+        Object.assign(capacity.dataset, { free: String(cap.free), total: String(cap.nodes) });
+        capacity.append(t('res.capacityResult', { free: fmtNumber(cap.free), total: fmtNumber(cap.nodes), per: cap.node_gpus }),
+          ' ', raw(cap.gpu_type));
+      } catch (err) { showFormError(el, err); }
+    });
+
+    el.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      clearFormErrors(el);
+      const result = el.querySelector('.form-result');
+      result.replaceChildren();
+      const body = { gpu_type: gpuType.value, nodes: nodes.value.trim() === '' ? null : Number(nodes.value),
+        start: localToIso(start.value), end: localToIso(end.value), name: name.value.trim(), note: note.value };
+      if (operator) body.org = org.value || null;
+      if (project.value.trim()) body.project = project.value.trim();
+      try {
+        const r = await api('/reservations', { method: 'POST', body });
+        result.append(h('span', { class: 'ok', id: 'res-done', 'data-id': r.id }, t('res.requested', { id: r.id }), ' ',
+          raw(r.name), ' · ', reservationState(r.state)));
+        name.value = '';
+        note.value = '';
+        await refresh();
+      } catch (err) { showFormError(el, err); }
+    });
+    return el;
+  }
+
+  ctx.poll(refresh, 5000);
+}
