@@ -65,8 +65,10 @@ def test_reservation_blocks_another_org_and_is_refunded_on_early_cancel(rig: Rig
     assert (r["state"], r["price"], r["node_names"]) == ("requested", None, None)
     r = call(rig, "admin", "POST", f"/api/v1/reservations/{r['id']}/approve")
     booked = set(r["node_names"])
-    # 2 nodes × 8 GPUs × 2 h × 2 points × 1.5 (reserved) = 96 points, charged at booking
+    # 2 nodes × 8 GPUs × 2 h × 2 points × 1.5 (reserved) = 96 points, charged at booking; refundable until
+    # an hour (the cut-off) before the start at T0 + 2 h
     assert (r["state"], r["price"], len(booked)) == ("approved", "96.0000", 2)
+    assert r["refundable_until"] == T0 + H
     assert rig.budget("alpha/default")["balance"] == "904.0000"
 
     # beta's 3-hour jobs would run into the window: only the two other nodes take them. A 1-hour job ends
@@ -143,7 +145,8 @@ def test_cancel_after_the_cut_off_is_not_refunded(rig: Rig) -> None:
     r = call(rig, "admin", "POST", f"/api/v1/reservations/{r['id']}/approve")
     r = call(rig, "alpha-admin", "POST", f"/api/v1/reservations/{r['id']}/cancel")
     # 1 × 8 × 2 h × 2 × 1.5 = 48 paid, nothing back
-    assert (r["state"], r["price"], r["refunded"]) == ("cancelled", "48.0000", "0.0000")
+    assert (r["state"], r["price"], r["refunded"], r["refundable_until"]) == ("cancelled", "48.0000", "0.0000",
+                                                                            None)
     assert rig.budget("alpha/default")["balance"] == "952.0000"
     rig.verify()
 
@@ -178,6 +181,14 @@ def test_approval_needs_free_nodes_and_money(rig: Rig) -> None:
     # 4 nodes × 8 × 24 h × 2 × 1.5 = 2304 points > the 1000 alpha has: refused at the request.
     err = reserve(rig, nodes=4, start=T0 + 6 * H, end=T0 + 30 * H, status=422)
     assert err["detail"][0]["field"] == "nodes" and "2304" in err["detail"][0]["message"]
+
+
+def test_a_tariff_without_a_reserved_rate_is_a_clear_409(rig: Rig) -> None:
+    later = {"tariffs": [{"name": "fy2027", "valid_from": T0 - 1, "points_per_gpu_hour": {"H100-80GB": "2"},
+                          "service_classes": {"standard": "1"}}]}
+    call(rig, "admin", "POST", "/api/v1/tariffs", later, 201)
+    err = reserve(rig, nodes=1, status=409)
+    assert "fy2027" in err["detail"] and "reserved" in err["detail"]
 
 
 def test_automatic_approval_rule(rig: Rig) -> None:

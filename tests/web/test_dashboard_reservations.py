@@ -136,8 +136,7 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     # The org-admin cancels it: the refund rule first; inside the cut-off nothing comes back.
     _row(ann, rid, "active").locator("[data-action=cancel]").click()
     confirm = ann.locator(f"#reservations tr[data-res-row='{rid}'] [data-confirm-text=cancel]")
-    assert "cut-off (default 24 h) before the start" in confirm.inner_text()
-    assert "less than 24 h away" in confirm.inner_text()
+    assert "cut-off has passed: nothing will be refunded" in confirm.inner_text()
     ann.locator(f"#reservations tr[data-res-row='{rid}'] button[data-confirm=yes]").click()
     cancelled = _row(ann, rid, "cancelled")
     cancelled.wait_for()
@@ -157,7 +156,8 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     ann.reload()
     _row(ann, far_id, "approved").locator("[data-action=cancel]").click()
     text = ann.locator(f"#reservations tr[data-res-row='{far_id}'] [data-confirm-text=cancel]").inner_text()
-    assert "refunded in full" in text and "less than 24 h" not in text
+    # refundable until the server's cut-off (a day) before the start, shown in local time
+    assert "refunded in full (possible until" in text and "nothing will be refunded" not in text
     ann.locator(f"#reservations tr[data-res-row='{far_id}'] button[data-confirm=no]").click()
     assert _row(ann, far_id, "approved").locator("[data-confirm-text]").count() == 0
     _row(ann, far_id, "approved").locator("[data-action=cancel]").click()
@@ -236,7 +236,7 @@ def test_ledger_view_pages_newest_first(server: ServerProcess, orgs: dict[str, A
     # The reservation of the other test (when it ran first): its charge and refund, linked by their ref.
     kinds = {r.get_attribute("data-kind") for r in rows.all()}
     if any(e["ref"].startswith("reservation:") for e in entries):
-        assert {"charge", "refund"} <= kinds
+        assert {e["kind"] for e in entries if e["ref"].startswith("reservation:")} <= kinds
         page.locator("#ledger-table td[data-col=ref] a[href='#/reservations']").first.wait_for()
     page.click("#ledger-prev")
     page.wait_for_function("() => document.getElementById('ledger').dataset.page === '0'")

@@ -30,6 +30,7 @@ from gpucloud.model.cluster_file import resolve_gpu_type
 from gpucloud.model.job import JobSpec, JobState
 from gpucloud.money import reservation as pricing
 from gpucloud.money.ledger import BudgetError, Entry, EntryKind, Ledger
+from gpucloud.money.tariff import Tariff
 from gpucloud.service import budgets
 from gpucloud.service.auth import Forbidden, Principal
 from gpucloud.service.store.engine import bump_version
@@ -198,11 +199,19 @@ def _quote(session: Session, row: ReservationRow, now: float) -> None:
     if book is None:
         return
     res = _priced(row)
-    price = pricing.price(book.in_force(now), res)
+    price = _price(book.in_force(now), res)
     available = budgets.load_state(session, {row.project_id: res.project}, lock=False).ledger.available(res.project)
     if available < price:
         raise InputError("nodes", f"the reservation costs {price} points but project {res.project} has "
                                   f"{available} available", row.nodes)
+
+
+def _price(tariff: Tariff, res: pricing.Reservation) -> Decimal:
+    try:
+        return pricing.price(tariff, res)
+    except InputError as exc:
+        raise Conflict(f"reservations cannot be priced with tariff {tariff.name!r} ({exc}): an operator must add "
+                       "the reserved service class (or the GPU type) to the tariff") from None
 
 
 def _choose(session: Session, row: ReservationRow, cluster: Cluster, now: float) -> tuple[int, ...] | None:
@@ -234,8 +243,10 @@ def _approve(session: Session, row: ReservationRow, cluster: Cluster, now: float
     if book is not None:
         res = _priced(row)
         state = budgets.load_state(session, {row.project_id: res.project})
+        tariff = book.in_force(now)
+        _price(tariff, res)  # a tariff without a reserved rate is the operator's to fix: 409, before anything
         try:
-            ledger = pricing.book(state.ledger, res, book.in_force(now), now)
+            ledger = pricing.book(state.ledger, res, tariff, now)
         except BudgetError as exc:
             raise InputError("nodes", str(exc), row.nodes) from None
         entries = budgets.append(session, state, ledger)

@@ -9,7 +9,6 @@ import { clearFormErrors, emptyRow, errorLine, field, showFormError, table } fro
 
 const now = () => Date.now() / 1000;
 const CANCELLABLE = new Set(['requested', 'approved', 'active']);
-const CUTOFF_S = 24 * 3600;  // the default cut-off; the API does not say the operator's
 
 const pad = (n) => String(n).padStart(2, '0');
 
@@ -70,9 +69,10 @@ export async function reservationsPage(main, ctx) {
 
   function confirmText(r) {
     if (r.state === 'requested') return t('res.cancelRequested');
-    const parts = [t('res.cancelRefund')];
-    if (r.start - now() < CUTOFF_S) parts.push(t('res.cancelLate'));
-    return parts.join(' ');
+    if (r.refundable_until != null && now() <= r.refundable_until) {
+      return t('res.cancelRefund', { until: fmtTime(r.refundable_until) });
+    }
+    return t('res.cancelLate');
   }
 
   function actions(r) {

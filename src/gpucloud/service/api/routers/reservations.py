@@ -49,6 +49,9 @@ class ReservationOut(BaseModel):
     state: str = Field(description="requested, approved, active, ended, rejected or cancelled")
     price: str | None
     refunded: str | None
+    refundable_until: float | None = Field(
+        description="cancelled up to this time, an approved reservation is refunded in full (the operator's "
+                    "cut-off before the start); null when there is nothing to refund")
     note: str
     created_at: float
     decided_at: float | None
@@ -62,8 +65,11 @@ class CapacityOut(BaseModel):
     free: int = Field(description="nodes that could be reserved for the window as things stand now")
 
 
-def out(row: ReservationRow, now: float) -> ReservationOut:
+def out(row: ReservationRow, now: float, ctx: AppContext) -> ReservationOut:
+    cutoff = ctx.settings.reservation_cancel_cutoff_s
+    refundable = row.start_at - cutoff if row.state == res.APPROVED and row.price and now < row.end_at else None
     return ReservationOut(
+        refundable_until=refundable,
         id=row.id, name=row.name, org=row.org.name, project=row.project.name, gpu_type=row.gpu_type, nodes=row.nodes,
         node_names=None if row.node_names is None else [str(n) for n in row.node_names], start=row.start_at,
         end=row.end_at, state=res.shown_state(row, now), price=None if row.price is None else str(row.price),
@@ -81,7 +87,7 @@ def list_reservations(ctx: Context, who: CurrentPrincipal) -> list[ReservationOu
     """Operators: every reservation; others: their org's. Latest window first."""
     now = ctx.clock()
     with ctx.sessions() as session:
-        return [out(r, now) for r in res.visible(session, who)]
+        return [out(r, now, ctx) for r in res.visible(session, who)]
 
 
 @router.post("", response_model=ReservationOut, status_code=status.HTTP_201_CREATED)
@@ -93,7 +99,7 @@ def request_reservation(body: ReservationIn, ctx: Context, who: CurrentPrincipal
                                  body.note)
     with ctx.sessions.begin() as session:
         row = res.request(session, who, req, ctx.cluster, now, rules(ctx))
-        result = out(row, now)
+        result = out(row, now, ctx)
     ctx.notify()
     return result
 
@@ -119,7 +125,7 @@ def _instant(field: str, text: str) -> float:
 @router.get("/{rid}", response_model=ReservationOut)
 def get_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
     with ctx.sessions() as session:
-        return out(res.get(session, who, rid), ctx.clock())
+        return out(res.get(session, who, rid), ctx.clock(), ctx)
 
 
 @router.post("/{rid}/approve", response_model=ReservationOut)
@@ -128,7 +134,7 @@ def approve_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> Reserv
     enough nodes are free for the window)."""
     now = ctx.clock()
     with ctx.sessions.begin() as session:
-        result = out(res.approve(session, who, rid, ctx.cluster, now), now)
+        result = out(res.approve(session, who, rid, ctx.cluster, now), now, ctx)
     ctx.notify()
     return result
 
@@ -137,7 +143,7 @@ def approve_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> Reserv
 def reject_reservation(rid: int, body: DecisionIn, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
     now = ctx.clock()
     with ctx.sessions.begin() as session:
-        return out(res.reject(session, who, rid, now, body.note), now)
+        return out(res.reject(session, who, rid, now, body.note), now, ctx)
 
 
 @router.post("/{rid}/cancel", response_model=ReservationOut)
@@ -146,6 +152,6 @@ def cancel_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> Reserva
     that name it are cancelled."""
     now = ctx.clock()
     with ctx.sessions.begin() as session:
-        result = out(res.cancel(session, who, rid, now, rules(ctx)), now)
+        result = out(res.cancel(session, who, rid, now, rules(ctx)), now, ctx)
     ctx.notify()
     return result
