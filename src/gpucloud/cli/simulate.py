@@ -4,12 +4,19 @@ Prints one table (rows: metrics, columns: policies); shows a progress bar per po
 terminal. With ``--out DIR`` writes each policy's ``jobs.csv``, ``allocations.csv``, ``summary.json`` and
 ``utilisation.png`` into ``DIR/POLICY/`` (into ``DIR/`` itself when one policy runs), and the CDFs of wait
 time and JCT of all policies into ``DIR/wait_cdf.png`` and ``DIR/jct_cdf.png``.
+
+With ``--tariff FILE`` every run is priced (:mod:`gpucloud.sim.money`): a cost table per policy is printed and
+``costs.csv`` written next to ``summary.json``; ``--budgets FILE`` (org → points) enforces budgets in the
+replay and the table says who ran dry and when; ``--trace-start`` dates trace time 0 (default: the first
+tariff's ``valid_from``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +34,8 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import load_cluster
 from gpucloud.model.org import Org
 from gpucloud.model.org_file import load_orgs
+from gpucloud.money.tariff_file import epoch, load_tariffs
+from gpucloud.sim.budget_file import load_budgets
 from gpucloud.sim.traces import (
     DEFAULT_WALLTIME_FACTOR,
     FORMATS,
@@ -39,6 +48,8 @@ from gpucloud.sim.traces import (
 
 if TYPE_CHECKING:  # the simulator and its metrics (numpy) load only when a simulation runs
     from gpucloud.sim.metrics import Summary
+    from gpucloud.sim.money import MoneyConfig
+    from gpucloud.sim.money_report import MoneyReport
 
 #: The node list that ``--cluster alibaba`` reads, next to the Alibaba pods file.
 ALIBABA_NODES_FILE = "alibaba2023_gpu_nodes.csv"
@@ -122,6 +133,73 @@ def summary_table(summaries: list[Summary]) -> Table:
     return table
 
 
+def parse_trace_start(text: str) -> float:
+    """``2025-04-01`` (midnight UTC), a datetime with a zone, or UTC epoch seconds → epoch seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = float(epoch(text.strip()))
+        except ValueError:
+            raise InputError("--trace-start", "give a date (2025-04-01), a datetime with a time zone "
+                             "(2025-04-01T08:00:00Z) or UTC epoch seconds", text) from None
+    if not math.isfinite(value):
+        raise InputError("--trace-start", "must be a finite time", text)
+    return value
+
+
+def money_config(tariff: Path | None, budgets: Path | None, trace_start: str | None, cluster: Cluster,
+                 data: Trace, jobs: list[TraceJob]) -> MoneyConfig | None:
+    """The prices (and budgets) of the replay, checked against the cluster, the trace and its jobs."""
+    if tariff is None:
+        for option, given in (("--budgets", budgets), ("--trace-start", trace_start)):
+            if given is not None:
+                raise InputError(option, "needs --tariff (budgets and dates are about prices)", str(given))
+        return None
+    from gpucloud.sim.money import MoneyConfig, gpu_types_used
+
+    book = load_tariffs(tariff, cluster)
+    start = parse_trace_start(trace_start) if trace_start is not None else None
+    amounts: dict[str, Decimal] | None = load_budgets(budgets, data.orgs) if budgets is not None else None
+    try:
+        config = MoneyConfig(book, amounts, start)
+    except InputError as exc:
+        if exc.field != "trace_start":
+            raise
+        raise InputError("--trace-start", exc.reason, trace_start) from None
+    try:
+        config.check_priced(gpu_types_used(cluster, (j.spec for j in jobs))[1])
+    except InputError as exc:
+        raise InputError(exc.field, exc.reason, exc.value, where=str(tariff)) from None
+    return config
+
+
+def _points(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.4f}"
+
+
+def cost_table(policy: str, report: MoneyReport) -> Table:
+    """Per org: GPU-hours and points; with budgets also the budget, what is left, when it ran dry and how
+    many jobs waited for budget or never ran."""
+    table = Table(title=f"costs under {policy}")
+    table.add_column("org", no_wrap=True)
+    for name in ("GPU-hours", "points"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if report.budgets:
+        for name in ("budget", "left", "ran dry at", "waited", "never ran"):
+            table.add_column(name, justify="right", no_wrap=True)
+    for org, o in report.orgs.items():
+        row = [org, f"{o.gpu_hours:,.1f}", _points(o.points)]
+        if report.budgets:
+            dry = "-" if o.ran_dry_at is None else _duration(o.ran_dry_at)
+            row += [_points(o.budget), _points(o.left), dry, f"{o.jobs_waited:,}", f"{o.jobs_never_ran:,}"]
+        table.add_row(*row)
+    total_hours = sum((o.gpu_hours for o in report.orgs.values()), Decimal(0))
+    table.add_section()
+    table.add_row("total", f"{total_hours:,.1f}", _points(report.points), *([""] * (5 if report.budgets else 0)))
+    return table
+
+
 @contextmanager
 def progress_bars(console: Console, total: int) -> Iterator[Progressor]:
     """Yield ``start(policy)`` → a progress callback, or None for each policy when not on a terminal."""
@@ -160,6 +238,15 @@ def simulate(
         help="Seconds between checkpoints of running jobs (0: no work is lost on preemption).")] = 1800.0,
     limit: Annotated[int | None, typer.Option(help="Replay only the first N jobs (by submit time).",
                                               metavar="N")] = None,
+    tariff: Annotated[Path | None, typer.Option(
+        help="Tariff file (YAML): price every run and report points per org; writes costs.csv.",
+        metavar="FILE")] = None,
+    budgets: Annotated[Path | None, typer.Option(
+        help="Budgets (YAML 'budgets: {org: points}' or CSV org,points): enforce them in the replay; needs "
+             "--tariff.", metavar="FILE")] = None,
+    trace_start: Annotated[str | None, typer.Option(
+        help="UTC date of trace time 0, which picks the tariff version in force (default: the first "
+             "tariff's valid_from).", metavar="DATE")] = None,
 ) -> None:
     """Replay a job trace on a cluster under one or more policies and compare them."""
     if limit is not None and limit < 1:
@@ -182,6 +269,7 @@ def simulate(
         data = read_trace(trace, fmt, walltime_factor=walltime_factor)
     jobs = data.jobs[:limit] if limit is not None else data.jobs
     check_fits(the_cluster, org_map, jobs, str(trace))
+    money = money_config(tariff, budgets, trace_start, the_cluster, data, jobs)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)  # fail before the replay, not after it
     console.print(f"{trace.name}: {len(jobs):,} job{'' if len(jobs) == 1 else 's'} ({fmt}) on {the_cluster.name}: "
@@ -190,8 +278,9 @@ def simulate(
     from gpucloud.sim.engine import SimConfig, Simulation
     from gpucloud.sim.metrics import summarize
 
-    config = SimConfig(checkpoint_interval=checkpoint_interval)
+    config = SimConfig(checkpoint_interval=checkpoint_interval, money=money)
     summaries: list[Summary] = []
+    reports: dict[str, MoneyReport] = {}
     waits: dict[str, list[float]] = {}
     jcts: dict[str, list[float]] = {}
     with progress_bars(console, len(jobs)) as start:
@@ -199,6 +288,8 @@ def simulate(
             result = Simulation(the_cluster, jobs, name, org_map, config).run(progress=start(name))
             summary = summarize(result)
             summaries.append(summary)
+            if result.money is not None:
+                reports[name] = result.money
             if out is not None:
                 from gpucloud.sim.output import write_run
                 from gpucloud.sim.plots import plot_utilisation
@@ -211,6 +302,15 @@ def simulate(
             del result  # keep one run's rows in memory at a time
 
     console.print(summary_table(summaries))
+    if reports:
+        from gpucloud.sim.money_report import utc
+
+        first = next(iter(reports.values()))
+        console.print(f"priced with tariff {', '.join(first.tariffs)} ({len(first.tariffs)} version"
+                      f"{'' if len(first.tariffs) == 1 else 's'}); trace time 0 = {utc(first.trace_start)}"
+                      f"{'; budgets enforced' if first.budgets else ''}", highlight=False)
+    for name, report in reports.items():
+        console.print(cost_table(name, report))
     if out is not None:
         from gpucloud.sim.plots import plot_cdf
 

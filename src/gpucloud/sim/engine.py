@@ -8,6 +8,10 @@ Model:
   the work up to its last checkpoint — checkpoints are taken every ``checkpoint_interval`` seconds of each
   run (0 means a checkpoint at the moment it stops, so nothing is lost). If it finishes during the grace
   period it simply finishes.
+* With :attr:`SimConfig.money` every run is priced and budgets are enforced around the scheduling core
+  (:mod:`gpucloud.sim.money`): a start the org cannot pay for is undone — the job leaves the scheduler's queue
+  and waits for budget — and another cycle runs at once on the GPUs it left free. Its org's waiting jobs go
+  back to the queue when a run of the org gives points back, or a new tariff version starts.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gpucloud.core.scheduler import Scheduler
 from gpucloud.core.state import SchedulerConfig
@@ -26,11 +31,17 @@ from gpucloud.sim.events import EventLoop, Kind
 from gpucloud.sim.records import JobRecord, Segment, UtilisationBins
 from gpucloud.sim.traces.base import TraceJob
 
+if TYPE_CHECKING:  # money loads only for a priced replay
+    from gpucloud.sim.money import Accounts, MoneyConfig
+    from gpucloud.sim.money_report import MoneyReport
+
 
 @dataclass
 class SimConfig:
     checkpoint_interval: float = 1800.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    #: Price every run and enforce budgets (:mod:`gpucloud.sim.money`); None: no money at all.
+    money: MoneyConfig | None = None
 
 
 @dataclass(slots=True)
@@ -59,6 +70,8 @@ class SimResult:
     preemptions: int
     cycles: int
     wall_time: float
+    #: Costs and budgets (a replay with :attr:`SimConfig.money`), else None.
+    money: MoneyReport | None = None
 
 
 Observer = Callable[[float, CycleResult], None]
@@ -98,6 +111,21 @@ class Simulation:
             self.runs[spec.id] = _Run(tj, rec)
             self.records.append(rec)
             self.loop.push(spec.submit_time, Kind.ARRIVAL, (spec.id, 0))
+        self.accounts: Accounts | None = None
+        #: job id → when a preemption last put it back in the queue (kept only with money)
+        self._requeued: dict[str, float] = {}
+        if self.config.money is not None:
+            self._open_accounts(self.config.money)
+
+    def _open_accounts(self, config: MoneyConfig) -> None:
+        from gpucloud.sim.money import Accounts, gpu_types_used
+
+        with_gpus, used = gpu_types_used(self.cluster, (r.trace.spec for r in self.runs.values()))
+        config.check_priced(used)
+        self.accounts = Accounts(config, with_gpus)
+        if self.accounts.budgets:
+            for t in self.accounts.tariff_changes():
+                self.loop.push(t, Kind.BUDGET, ("", 1))
 
     # -- events -----------------------------------------------------------------------------------------
     def _handle(self, kind: int, payload: tuple[str, int]) -> None:
@@ -107,6 +135,11 @@ class Simulation:
             self.scheduler.submit(PendingJob(run.trace.spec, 0.0, run.trace.duration, now))
         elif kind == Kind.WAKE:
             self._wake = None
+        elif kind == Kind.BUDGET:
+            if payload[1]:  # a new tariff version: waiting jobs may cost less now
+                assert self.accounts is not None
+                for org in self.accounts.reprice(now):
+                    self._retry(org)
         else:
             jid, token = payload
             run = self.runs[jid]
@@ -123,6 +156,8 @@ class Simulation:
         self.segments.append(Segment(run.trace.spec.id, run.seg_start, now, placement, self.cluster))
         self.util.add(run.seg_start, now, placement.gpus)
         self.busy += placement.gpus * (now - run.seg_start)
+        if self.accounts is not None and self.accounts.settle(run.trace.spec.id, now):
+            self._retry(run.trace.spec.org)
         run.placement = None
         run.token += 1
         run.preempting = False
@@ -145,6 +180,23 @@ class Simulation:
         self._end_segment(run, now)
         remaining = max(0.0, run.trace.duration - run.work_done)
         self.scheduler.requeue(run.trace.spec.id, now, attained=attained, remaining=remaining)
+        if self.accounts is not None:
+            self._requeued[run.trace.spec.id] = now
+
+    # -- budgets ----------------------------------------------------------------------------------------
+    def _refuse(self, run: _Run, now: float) -> None:
+        """Undo the start of a job whose org cannot pay: out of the scheduler, waiting for budget."""
+        assert self.accounts is not None
+        spec = run.trace.spec
+        stopped = self.scheduler.release(spec.id, now)
+        queued = self._requeued.get(spec.id, spec.submit_time)
+        self.accounts.wait(PendingJob(spec, stopped.attained_before, stopped.remaining, queued), now)
+
+    def _retry(self, org: str) -> None:
+        """Queue again the org's waiting jobs that its available points may now cover."""
+        assert self.accounts is not None
+        for job in self.accounts.affordable(org):
+            self.scheduler.submit(job)
 
     # -- decisions --------------------------------------------------------------------------------------
     def _cycle(self, now: float) -> None:
@@ -152,9 +204,15 @@ class Simulation:
         self.cycles += 1
         if not (result.admissions or result.preemptions or result.wake_at is not None or self.observer):
             return
+        accounts = self.accounts
+        refused = False
         for adm in result.admissions:
             run = self.runs[adm.job_id]
             spec = run.trace.spec
+            if accounts is not None and not accounts.admit(spec, adm.placement.gpu_type, now):
+                self._refuse(run, now)
+                refused = True
+                continue
             run.placement = adm.placement
             run.seg_start = now
             run.speed = self.cluster.gpu_types[adm.placement.gpu_type].speed
@@ -175,6 +233,8 @@ class Simulation:
         if result.wake_at is not None and (self._wake is None or result.wake_at < self._wake):
             self._wake = result.wake_at
             self.loop.push(result.wake_at, Kind.WAKE, ("", 0))
+        if refused:  # another cycle now, on the GPUs the refused jobs left free
+            self.loop.push(now, Kind.BUDGET, ("", 0))
         if self.observer is not None:
             self.observer(now, result)
 
@@ -193,8 +253,9 @@ class Simulation:
         if progress is not None:
             progress(self.finished, total)
         makespan = max((r.end_time for r in self.records if r.end_time is not None), default=0.0)
+        money = self.accounts.report(self.records) if self.accounts is not None else None
         return SimResult(self.policy, self.cluster, self.records, self.segments, self.util, self.busy,
-                         makespan, self.preemptions, self.cycles, time.perf_counter() - started)
+                         makespan, self.preemptions, self.cycles, time.perf_counter() - started, money)
 
 
 def simulate(

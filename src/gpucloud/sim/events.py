@@ -19,6 +19,7 @@ class Kind(IntEnum):
     GRACE_END = 1
     ARRIVAL = 2
     WAKE = 3
+    BUDGET = 4  # the simulator's budget gating: cycle again, or a new tariff version starts
 
 
 class EventLoop(Generic[P]):

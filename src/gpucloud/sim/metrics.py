@@ -18,6 +18,8 @@ Definitions (all times in seconds of simulated time):
   alike; ``1/n`` means one org takes all the slowdown. ``None`` when no org has a job to count. Slowdown
   rather than GPU-hours is used because orgs submit very different amounts of work: equal GPU-hours would
   not be fair, equal slowdown is.
+* ``money`` (only in a priced replay): :meth:`gpucloud.sim.money_report.MoneyReport.to_dict` — points per org
+  and per org × GPU type, and with budgets what each org had, has left and when it ran dry.
 """
 
 from __future__ import annotations
@@ -82,10 +84,14 @@ class Summary:
     cycles: int
     wall_time: float
     orgs: dict[str, OrgSummary] = field(default_factory=dict)
+    money: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``None`` becomes ``null``); the keys are the field names."""
+        """A JSON-ready dict (``None`` becomes ``null``); the keys are the field names (``money`` only when
+        the replay was priced)."""
         out = asdict(self)
+        if out["money"] is None:
+            del out["money"]
         out["fairness_metric"] = "jain index over orgs of mean slowdown (jct / duration)"
         out["percentile_method"] = "numpy linear"
         return out
@@ -165,4 +171,5 @@ def summarize(result: SimResult) -> Summary:
         cycles=result.cycles,
         wall_time=result.wall_time,
         orgs=orgs,
+        money=result.money.to_dict() if result.money is not None else None,
     )
