@@ -16,7 +16,10 @@ Each operation reads the project's ledger state (balances derived from its entri
 :class:`gpucloud.money.Ledger`'s rule and appends the entries it returns, in the caller's transaction. On
 PostgreSQL the project's budget row is locked ``FOR UPDATE`` first (after the programme rows, for holds), so
 concurrent operations on one project run one after the other; the unique (ref, kind) on ``ledger_entries`` is
-the last guard against a double charge.
+the last guard against a double charge. Lock order, everywhere: the ``scheduler_state`` row (bumping the
+version), then programme rows, then budget rows; the loop's transactions bump the version first, so an operation
+outside the loop that locks budget rows and changes what the scheduler sees (a top-up, an expiry) bumps it
+first too, else it deadlocks with a loop settling jobs of the same project.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from gpucloud.core.types import WaitReason
@@ -45,7 +48,7 @@ from gpucloud.money.tariff_file import load_tariffs
 from gpucloud.money.tariff_json import tariff_from_json, tariff_to_json
 from gpucloud.money.usage import ChargeRecord, aggregate, monthly_csv
 from gpucloud.service import programmes
-from gpucloud.service.store.engine import is_postgres
+from gpucloud.service.store.engine import bump_version, is_postgres
 from gpucloud.service.store.errors import NotFound
 from gpucloud.service.store.models import (
     BudgetRow,
@@ -301,6 +304,52 @@ def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]]) 
     return refused
 
 
+def cannot_pay(session: Session, pending: Sequence[Any], now: float) -> dict[int, str]:
+    """The pending jobs (snapshot rows) whose project cannot pay their hold now even alone, on the cheapest GPU
+    type they may get (job id → wait reason ``budget``). The scheduling cycle leaves them out: otherwise such a
+    job takes a placement every cycle (and may preempt) only to be refused at admission, and holds back the
+    jobs behind it for as long as its project has no points. Nothing is locked; jobs in a reservation (paid
+    already) and jobs no priced GPU type fits are left to :func:`on_job_changes`."""
+    rows = [r for r in pending if r.reservation_id is None]
+    book = tariff_book(session) if rows else None
+    if book is None:
+        return {}
+    try:
+        tariff = book.in_force(now)
+    except InputError:
+        return {}
+    offers = [programmes.offer_of(r) for r in programmes.list_rows(session)]
+    kinds: dict[int, str] = {}
+    if offers:
+        kinds = {i: k for i, k in session.execute(select(OrgRow.id, OrgRow.kind)
+                                                  .where(OrgRow.id.in_({r.org_id for r in rows})))}
+    state = load_state(session, {r.project_id: project_key(r.org_name, r.project_name) for r in rows}, lock=False)
+    ledger = state.ledger
+    if offers:
+        ledger = programmes.with_commitments(ledger, programmes.commitments(session,
+                                                                           [o.programme.name for o in offers]))
+    out: dict[int, str] = {}
+    for r in rows:
+        kind = kinds.get(r.org_id, "")
+        refused = False
+        for gpu_type in [r.gpu_type] if r.gpu_type else sorted(tariff.points_per_gpu_hour):
+            try:
+                run = JobRun(_ref(r.id, r.run_count + 1), r.org_name, project_key(r.org_name, r.project_name),
+                             gpu_type, r.num_gpus, r.walltime_s, now, tariff, service_class=r.service_class,
+                             priority_class=r.priority_class, user=r.user_name, org_kind=kind)
+                ledger.hold(run, programme=programmes.choose(offers, ledger, r.org_name, kind, now))
+            except BudgetError:
+                refused = True
+                continue
+            except InputError:
+                continue
+            refused = False
+            break
+        if refused:
+            out[r.id] = BUDGET
+    return out
+
+
 # --- operator and reader operations -----------------------------------------------------------------------
 
 def find_project(session: Session, org: str, project: str) -> ProjectRow:
@@ -312,7 +361,9 @@ def find_project(session: Session, org: str, project: str) -> ProjectRow:
 
 def top_up(session: Session, project: ProjectRow, amount: Decimal, now: float, *, note: str = "",
            expires_at: float | None = None, cap: Decimal | None = None) -> Budget:
-    """Add points (operator); creates the budget row on first use. Returns the budget after it."""
+    """Add points (operator); creates the budget row on first use. Returns the budget after it. Bumps the
+    scheduler version first (lock order, see the module; jobs waiting for budget may start now)."""
+    bump_version(session)
     if session.scalars(select(BudgetRow).where(BudgetRow.project_id == project.id)).first() is None:
         session.add(BudgetRow(project_id=project.id, created_at=now))
         session.flush()
@@ -338,6 +389,7 @@ def expire_due(session: Session, now: float) -> list[str]:
                                                                    BudgetRow.expires_at <= now)))
     if not due:
         return []
+    bump_version(session)  # before the budget rows (lock order, see the module)
     projects = {p.id: project_key(p.org.name, p.name)
                 for p in session.scalars(select(ProjectRow).where(ProjectRow.id.in_(due)))}
     state = load_state(session, projects)
@@ -361,7 +413,8 @@ def budgets(session: Session, org_id: int | None = None) -> list[tuple[ProjectRo
 
 def ledger_page(session: Session, project: ProjectRow, offset: int, limit: int) -> tuple[list[LedgerEntryRow], int]:
     base = select(LedgerEntryRow).where(LedgerEntryRow.project_id == project.id)
-    total = len(session.execute(base.with_only_columns(LedgerEntryRow.id)).all())
+    total = session.scalar(select(func.count()).select_from(LedgerEntryRow)
+                           .where(LedgerEntryRow.project_id == project.id)) or 0
     rows = list(session.scalars(base.order_by(LedgerEntryRow.id).offset(offset).limit(limit)))
     return rows, total
 

@@ -103,6 +103,9 @@ class ControlLoop:
         self.sessions = sessions
         self.cluster = cluster
         self.executor = executor
+        on_exit = getattr(executor, "on_exit", None)
+        if on_exit is not None:  # an executor that can tell when a job ended wakes the loop then (local: exits.py)
+            on_exit(self.wake)
         self.data_dir = Path(data_dir)
         self.clock = clock
         self.on_cycle = on_cycle
@@ -232,7 +235,7 @@ class ControlLoop:
     def _read(self) -> Snapshot:
         with self.sessions() as session:
             usage_since = self._usage.last if POLICIES.get(self.config.policy).uses_usage else None
-            snap = read_snapshot(session, ended_since=usage_since)
+            snap = read_snapshot(session, ended_since=usage_since, now=self.clock())
         self.versions.saw(snap.version)
         self._refresh(snap.active)
         return snap

@@ -19,6 +19,7 @@ from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobSpec, JobState
 from gpucloud.model.org import Org
+from gpucloud.service import budgets
 from gpucloud.service.control.txn import job_select, jobs_table
 from gpucloud.service.jobs import HOLDING_STATES
 from gpucloud.service.store.engine import scheduler_version
@@ -50,6 +51,8 @@ class Snapshot:
     down: list[str] = field(default_factory=list)
     #: jobs that ended since the time asked for (fair share counts their last run): plain rows
     ended: list[JobData] = field(default_factory=list)
+    #: pending jobs whose project cannot pay their hold (job id → wait reason): left out of the cycle
+    cannot_pay: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,11 @@ class ReservedNodes:
     end: float
 
 
-def read_snapshot(session: Session, ended_since: float | None = None) -> Snapshot:
+def read_snapshot(session: Session, ended_since: float | None = None, now: float | None = None) -> Snapshot:
     """The version first, then the rows: a change after the version read shows up as a new version later.
     Plain rows (Core selects), not ORM objects: a snapshot of thousands of pending jobs stays cheap.
-    ``ended_since``: also read the jobs that ran and ended after that time."""
+    ``ended_since``: also read the jobs that ran and ended after that time. ``now``: also find the pending jobs
+    whose project cannot pay them (:func:`gpucloud.service.budgets.cannot_pay`)."""
     version = scheduler_version(session)
     jobs = jobs_table()
     pending = list(session.execute(
@@ -79,7 +83,8 @@ def read_snapshot(session: Session, ended_since: float | None = None) -> Snapsho
     down = list(session.scalars(select(NodeStateRow.node).where(NodeStateRow.state == "down")))
     ended = [] if ended_since is None else list(session.execute(job_select().where(
         jobs.c.ended_at > ended_since, jobs.c.started_at.is_not(None), jobs.c.assigned_gpu_type.is_not(None))))
-    return Snapshot(version, pending, active, load_orgs(session), reserved, down, ended)
+    cannot_pay = {} if now is None or not pending else budgets.cannot_pay(session, pending, now)
+    return Snapshot(version, pending, active, load_orgs(session), reserved, down, ended, cannot_pay)
 
 
 def spec_of(row: JobData) -> JobSpec:
@@ -125,6 +130,9 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
             log.warning("job %s holds GPUs the current cluster does not have (%s); left out of scheduling",
                         row.id, exc)
     for row in snap.pending:
+        if row.id in snap.cannot_pay:
+            built.unschedulable[row.id] = snap.cannot_pay[row.id]
+            continue
         try:
             sched.submit(PendingJob(spec_of(row), row.attained_gpu_s, None, row.queued_at))
         except InputError as exc:
