@@ -10,7 +10,7 @@ from money_world import simple_tariff
 
 from gpucloud.errors import InputError
 from gpucloud.model.cluster_file import load_cluster
-from gpucloud.money.tariff import Tariff, TariffBook, cost
+from gpucloud.money.tariff import Tariff, TariffBook, cost, priced_class
 from gpucloud.money.tariff_file import load_tariffs, tariffs_from_dict
 
 D = Decimal
@@ -154,3 +154,13 @@ def test_load_tariffs_bad_file(tmp_path: Path) -> None:
         load_tariffs(p)
     with pytest.raises(InputError, match="cannot read file"):
         load_tariffs(tmp_path / "missing.yaml")
+
+
+def test_priced_class_shared_only_for_part_of_a_node_in_standard() -> None:
+    with_shared = Tariff("t", 0.0, {"H100-80GB": Decimal(2)},
+                         {"standard": Decimal(1), "shared": Decimal("1.6"), "preemptible": Decimal("0.5")})
+    without = Tariff("u", 0.0, {"H100-80GB": Decimal(2)})
+    assert priced_class(with_shared, "standard", True) == "shared"
+    assert priced_class(with_shared, "standard", False) == "standard"
+    assert priced_class(with_shared, "preemptible", True) == "preemptible"   # asked for: kept
+    assert priced_class(without, "standard", True) == "standard"

@@ -1,7 +1,8 @@
 """Reservations, node states and service classes in the running service, with numbers worked out by hand.
 
 The cluster is 4 × 8 H100 (one rack). The tariff: 2 points per H100 GPU-hour; service classes standard ×1,
-reserved ×1.5, preemptible ×0.5; no minimum, exact seconds. A reservation of 2 nodes for 2 hours therefore
+shared ×1.5 (a standard job holding part of one node), reserved ×1.5, preemptible ×0.5; no minimum, exact
+seconds. A reservation of 2 nodes for 2 hours therefore
 costs 2 × 8 GPUs × 2 h × 2 points × 1.5 = 96 points. The clock starts at T0 and is moved by hand; jobs end
 when the test says so (the ``Manual`` executor of test_budgets).
 """
@@ -23,7 +24,7 @@ H = 3600.0
 TARIFF = {"tariffs": [{"name": "fy2026", "valid_from": 1_600_000_000,
                        "points_per_gpu_hour": {"H100-80GB": "2"},
                        "service_classes": {"standard": "1", "interactive": "1", "reserved": "1.5",
-                                           "preemptible": "0.5"}}]}
+                                           "preemptible": "0.5", "shared": "1.5"}}]}
 
 
 @pytest.fixture
@@ -252,11 +253,21 @@ def test_down_node_takes_no_new_jobs(rig: Rig) -> None:
 
 
 def test_service_class_prices_the_hold(rig: Rig) -> None:
-    # 2 GPUs × 1 h × 2 points × 0.5 (preemptible) = 2 points held; standard would hold 4.
+    # 2 GPUs × 1 h × 2 points × 0.5 (preemptible) = 2 points held. A standard 2-GPU job holds part of an 8-GPU
+    # node: the shared class, 2 × 1 h × 2 × 1.5 = 6. A standard whole node: 8 × 1 h × 2 × 1 = 16. Two whole
+    # nodes: 32.
     cheap = rig.submit("alice", walltime="1h", service_class="preemptible")
-    normal = rig.submit("alice", walltime="1h")
+    part = rig.submit("alice", walltime="1h")
+    node = rig.submit("alice", num_gpus=8, walltime="1h")
+    two = rig.submit("alice", num_gpus=16, walltime="1h")
     rig.loop.tick()
-    assert (rig.job(cheap)["estimated_cost"], rig.job(normal)["estimated_cost"]) == ("2.0000", "4.0000")
+    assert [rig.job(j)["estimated_cost"] for j in (cheap, part, node, two)] == ["2.0000", "6.0000", "16.0000",
+                                                                                "32.0000"]
+    # The run keeps the class it was held at: 10 minutes of the shared job cost 2 × 2 × 1.5 / 6 = 1.
+    rig.clock.advance(600)
+    rig.executor.finish(part)
+    rig.loop.tick()
+    assert rig.job(part)["final_cost"] == "1.0000"
     err = call(rig, "alice", "POST", "/api/v1/jobs", {"argv": ["true"], "service_class": "reserved"}, 422)
     assert err["detail"][0]["field"] == "service_class"
     err = call(rig, "alice", "POST", "/api/v1/jobs", {"argv": ["true"], "service_class": "preemptible",

@@ -344,3 +344,15 @@ def test_the_philly_examples_load() -> None:
             "ed69ec", "51b7ef", "925e2b", "795a4c", "23dbec"]
     budgets = load_budgets(root / "examples/budgets/philly.yaml", orgs)
     assert sorted(budgets) == sorted(orgs) and budgets["6214e9"] == D(50000)
+
+
+def test_part_of_a_node_pays_the_shared_class_where_the_tariff_has_one() -> None:
+    """With ``shared`` ×1.5 in the tariff, a 2-GPU job on the 4-GPU node holds part of it: 2 × 1000 s ×
+    0.001 × 1.5 = 3.0000; a 4-GPU job holds the whole node at standard: 4 × 1000 × 0.001 = 4.0000. Without the
+    class, the 2-GPU job pays standard: 2.0000."""
+    shared = TariffBook([tariff(service_multipliers={"standard": D(1), "shared": D("1.5")})])
+    jobs = [job("part", "uni-a", 2, 0, 1000, 2000), job("whole", "lab-b", 4, 0, 1000, 2000)]
+    assert rows(replay(jobs, MoneyConfig(shared))) == [("lab-b", H100, 1, "1.1111", "4.0000"),
+                                                       ("uni-a", H100, 1, "0.5556", "3.0000")]
+    plain = rows(replay(jobs, MoneyConfig(BOOK)))
+    assert [r[4] for r in plain] == ["4.0000", "2.0000"]

@@ -35,6 +35,18 @@ from gpucloud.money.points import Number, exact, points
 #: Service classes every example tariff prices; a tariff may name others.
 SERVICE_CLASSES = ("standard", "interactive", "reserved", "preemptible")
 DEFAULT_SERVICE_CLASS = "standard"
+#: A tariff that prices this class charges it, instead of ``standard``, for a job holding part of one node.
+SHARED_SERVICE_CLASS = "shared"
+
+
+def priced_class(tariff: Tariff, service_class: str, part_of_a_node: bool) -> str:
+    """The class a run is charged at: a ``standard`` run that holds only part of one node pays the ``shared``
+    class when the tariff has one (a national supercomputer's "1.5 points per single GPU" against 7.5 per
+    8-GPU node: the premium pays for the rest of the node a small job strands); anything else as asked."""
+    if (part_of_a_node and service_class == DEFAULT_SERVICE_CLASS
+            and SHARED_SERVICE_CLASS in tariff.service_multipliers):
+        return SHARED_SERVICE_CLASS
+    return service_class
 
 
 def _frozen(mapping: Mapping[str, Decimal]) -> Mapping[str, Decimal]:

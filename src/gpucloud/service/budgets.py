@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -43,7 +43,7 @@ from gpucloud.model.job import JobState
 from gpucloud.money.ledger import Budget, BudgetError, Entry, EntryKind, Hold, JobRun, Ledger
 from gpucloud.money.points import ZERO
 from gpucloud.money.subsidy import Programme
-from gpucloud.money.tariff import Tariff, TariffBook
+from gpucloud.money.tariff import Tariff, TariffBook, priced_class
 from gpucloud.money.tariff_file import load_tariffs
 from gpucloud.money.tariff_json import tariff_from_json, tariff_to_json
 from gpucloud.money.usage import ChargeRecord, aggregate, monthly_csv
@@ -246,10 +246,13 @@ def _ref(job_id: int, run: int) -> str:
     return f"{job_id}#{run}"
 
 
-def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]]) -> dict[int, str]:
+def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]],
+                   node_gpus: Callable[[str], int | None] | None = None) -> dict[int, str]:
     """Money for the job state changes of one transaction: ``(state before, row after, at)`` each, the row a
     :class:`gpucloud.service.control.txn.JobValues`. Holds for admissions, settles for ends, releases for
-    runs that never started. Returns the admissions refused (job id → wait reason): the caller must undo them.
+    runs that never started. ``node_gpus`` (node name → its GPU count) tells a run holding part of one node,
+    which a tariff with a ``shared`` class charges at that class (:func:`gpucloud.money.tariff.priced_class`).
+    Returns the admissions refused (job id → wait reason): the caller must undo them.
     Does nothing (one small read) when no tariff is configured."""
     todo = [(old, row, at) for old, row, at in changes
             if (old == JobState.PENDING.value and row.state == JobState.ADMITTED.value)
@@ -284,7 +287,8 @@ def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]]) 
             try:
                 kind = kinds.get(row.org_id, "")
                 run = JobRun(_ref(row.id, row.run_count + 1), row.org_name, key, row.assigned_gpu_type or "",
-                             row.num_gpus, row.walltime_s, at, tariff, service_class=row.service_class,
+                             row.num_gpus, row.walltime_s, at, tariff,
+                             service_class=priced_class(tariff, row.service_class, _part_of_a_node(row, node_gpus)),
                              priority_class=row.priority_class, user=row.user_name, org_kind=kind)
                 ledger = ledger.hold(run, programme=programmes.choose(offers, ledger, row.org_name, kind, at))
             except BudgetError:
@@ -348,6 +352,14 @@ def cannot_pay(session: Session, pending: Sequence[Any], now: float) -> dict[int
         if refused:
             out[r.id] = BUDGET
     return out
+
+
+def _part_of_a_node(row: Any, node_gpus: Callable[[str], int | None] | None) -> bool:
+    placed = row.placement or []
+    if node_gpus is None or len(placed) != 1:
+        return False
+    size = node_gpus(str(placed[0]["node"]))
+    return size is not None and len(placed[0]["gpus"]) < size
 
 
 # --- operator and reader operations -----------------------------------------------------------------------

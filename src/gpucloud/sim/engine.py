@@ -184,6 +184,10 @@ class Simulation:
             self._requeued[run.trace.spec.id] = now
 
     # -- budgets ----------------------------------------------------------------------------------------
+    def _part_of_a_node(self, placement: Placement) -> bool:
+        (node, gpus), *rest = placement.nodes
+        return not rest and len(gpus) < self.cluster.nodes[node].gpus
+
     def _refuse(self, run: _Run, now: float) -> None:
         """Undo the start of a job whose org cannot pay: out of the scheduler, waiting for budget."""
         assert self.accounts is not None
@@ -209,7 +213,8 @@ class Simulation:
         for adm in result.admissions:
             run = self.runs[adm.job_id]
             spec = run.trace.spec
-            if accounts is not None and not accounts.admit(spec, adm.placement.gpu_type, now):
+            if accounts is not None and not accounts.admit(spec, adm.placement.gpu_type, now,
+                                                           self._part_of_a_node(adm.placement)):
                 self._refuse(run, now)
                 refused = True
                 continue

@@ -36,7 +36,7 @@ from gpucloud.model.job import JobSpec
 from gpucloud.model.priority import PRIORITY_CLASSES
 from gpucloud.money.ledger import JobRun, Ledger
 from gpucloud.money.points import ZERO, is_points, points
-from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, TariffBook, cost
+from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, TariffBook, cost, priced_class
 from gpucloud.sim.money_report import CostRow, MoneyReport, OrgMoney, gpu_hours
 from gpucloud.sim.records import JobRecord
 
@@ -117,11 +117,14 @@ class _Open:
     prio: str
     start: float
     held: Decimal
+    #: the service class it is charged at (``shared`` for part of one node, where the tariff has it)
+    service: str = DEFAULT_SERVICE_CLASS
 
     def job_run(self, trace_start: float) -> JobRun:
         s = self.spec
         return JobRun(f"{s.id}#{self.attempt}", s.org, s.org, self.gpu_type, s.num_gpus, s.walltime,
-                      trace_start + self.start, self.tariff, priority_class=self.prio, user=s.user)
+                      trace_start + self.start, self.tariff, service_class=self.service, priority_class=self.prio,
+                      user=s.user)
 
 
 @dataclass(slots=True)
@@ -151,7 +154,7 @@ class Accounts:
         self.book = config.tariffs
         self.start = config.start
         self.gpu_types = tuple(gpu_types)
-        self._memo: dict[tuple[float, str, int, float, str], Decimal] = {}
+        self._memo: dict[tuple[float, str, int, float, str, str], Decimal] = {}
         self._open: dict[str, _Open] = {}
         self._attempts: dict[str, int] = {}
         self._rows: dict[tuple[str, str, str], _Acc] = {}
@@ -176,12 +179,13 @@ class Accounts:
         return [t.valid_from - self.start for t in self.book.tariffs if t.valid_from > self.start]
 
     # -- pricing ------------------------------------------------------------------------------------------
-    def cost(self, tariff: Tariff, gpu_type: str, gpus: int, seconds: float, prio: str) -> Decimal:
-        """:func:`gpucloud.money.tariff.cost` at the standard service class, memoised."""
-        key = (tariff.valid_from, gpu_type, gpus, seconds, prio)
+    def cost(self, tariff: Tariff, gpu_type: str, gpus: int, seconds: float, prio: str,
+             service: str = DEFAULT_SERVICE_CLASS) -> Decimal:
+        """:func:`gpucloud.money.tariff.cost`, memoised."""
+        key = (tariff.valid_from, gpu_type, gpus, seconds, prio, service)
         c = self._memo.get(key)
         if c is None:
-            c = self._memo[key] = cost(tariff, gpu_type, gpus, seconds, DEFAULT_SERVICE_CLASS, prio)
+            c = self._memo[key] = cost(tariff, gpu_type, gpus, seconds, service, prio)
         return c
 
     def tariff(self, now: float) -> Tariff:
@@ -202,15 +206,18 @@ class Accounts:
         return min(self.cost(tariff, g, spec.num_gpus, spec.walltime, prio) for g in types)
 
     # -- a run's start and end ----------------------------------------------------------------------------
-    def admit(self, spec: JobSpec, gpu_type: str, now: float) -> bool:
+    def admit(self, spec: JobSpec, gpu_type: str, now: float, part_of_a_node: bool = False) -> bool:
         """Start a run of ``spec`` on ``gpu_type`` at trace time ``now``: hold its walltime's cost if the org
-        has a budget. False (nothing held) when the org cannot cover it: the caller must undo the start."""
+        has a budget. False (nothing held) when the org cannot cover it: the caller must undo the start.
+        ``part_of_a_node``: it holds part of one node (priced ``shared`` where the tariff has that class)."""
         jid = spec.id
         n = self._attempts.get(jid, 0) + 1
-        o = _Open(spec, n, gpu_type, self.tariff(now), priority_class(spec.priority), now, ZERO)
+        tariff = self.tariff(now)
+        o = _Open(spec, n, gpu_type, tariff, priority_class(spec.priority), now, ZERO,
+                  priced_class(tariff, DEFAULT_SERVICE_CLASS, part_of_a_node))
         acct = self.orgs.get(spec.org)
         if acct is not None:
-            o.held = held = self.cost(o.tariff, gpu_type, spec.num_gpus, spec.walltime, o.prio)
+            o.held = held = self.cost(o.tariff, gpu_type, spec.num_gpus, spec.walltime, o.prio, o.service)
             if held > acct.balance - acct.held:
                 if acct.ran_dry_at is None:
                     acct.ran_dry_at = now
@@ -229,7 +236,7 @@ class Accounts:
         o = self._open.pop(job_id)
         spec = o.spec
         used = min(now - o.start, spec.walltime)
-        charge = self.cost(o.tariff, o.gpu_type, spec.num_gpus, used, o.prio)
+        charge = self.cost(o.tariff, o.gpu_type, spec.num_gpus, used, o.prio, o.service)
         acct = self.orgs.get(spec.org)
         if acct is not None:
             charge = min(charge, o.held)

@@ -111,7 +111,7 @@ class ControlLoop:
         self.on_cycle = on_cycle
         self.stats = LoopStats()
         self.versions = VersionTracker()
-        self.txns = Transactions(sessions, self.versions)
+        self.txns = Transactions(sessions, self.versions, self._node_gpus)
         self.leader = Leadership(engine)
         self.env = schedule.base_env(self.config.base_env)
         self.jobs: dict[int, Tracked] = {}
@@ -125,6 +125,11 @@ class ControlLoop:
         self._thread: threading.Thread | None = None
 
     # -- thread -----------------------------------------------------------------------------------------------
+
+    def _node_gpus(self, name: str) -> int | None:
+        cluster = self.cluster()
+        index = cluster.index_of(name)
+        return None if index is None else cluster.nodes[index].gpus
 
     def wake(self) -> None:
         """Run a tick as soon as possible (called after every submit, cancel or other change)."""

@@ -11,7 +11,7 @@ own changes never count as news while everyone else's always do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,9 +94,12 @@ class Outcome:
 class Transactions:
     """Runs the loop's transactions on ``sessions`` and keeps the :class:`VersionTracker` up to date."""
 
-    def __init__(self, sessions: sessionmaker[Session], versions: VersionTracker) -> None:
+    def __init__(self, sessions: sessionmaker[Session], versions: VersionTracker,
+                 node_gpus: Callable[[str], int | None] | None = None) -> None:
         self.sessions = sessions
         self.versions = versions
+        #: node name → its GPU count (the current cluster): what pricing needs to tell part of a node
+        self.node_gpus = node_gpus
 
     @contextmanager
     def own(self) -> Iterator[Session]:
@@ -164,7 +167,7 @@ class Transactions:
                 out.applied.append(change.job_id)
                 out.rows[change.job_id] = row
                 money.append((row._read["state"], row, change.steps[-1].at))
-            refused = budgets.on_job_changes(session, money) if money else {}
+            refused = budgets.on_job_changes(session, money, self.node_gpus) if money else {}
             for jid, why in refused.items():  # the project cannot pay: not admitted, waits for a top-up
                 out.rows.pop(jid).undo()
                 out.applied.remove(jid)
