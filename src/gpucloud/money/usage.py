@@ -92,7 +92,7 @@ def month_pieces(start: float, end: float) -> list[tuple[str, Fraction]]:
     return out
 
 
-def _split(amount: Decimal, weights: Sequence[Fraction]) -> list[Decimal]:
+def apportion(amount: Decimal, weights: Sequence[Fraction]) -> list[Decimal]:
     """``amount`` split in proportion to ``weights``; the last part takes the remainder (sum is exact)."""
     total = sum(weights, Fraction(0))
     if total == 0:
@@ -116,7 +116,7 @@ def aggregate(records: Iterable[ChargeRecord], *, by_user: bool = False,
     for r in records:
         pieces = month_pieces(r.start, r.end)
         weights = [s for _, s in pieces]
-        for (m, secs), p, s in zip(pieces, _split(r.points, weights), _split(r.subsidy, weights), strict=True):
+        for (m, secs), p, s in zip(pieces, apportion(r.points, weights), apportion(r.subsidy, weights), strict=True):
             if month is not None and m != month:
                 continue
             a = acc.setdefault((m, r.org, r.project, r.user if by_user else "", r.gpu_type), _Acc())

@@ -13,7 +13,7 @@ selected bucket holds all of its usage (the range does not cut a bucket).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -21,7 +21,7 @@ from typing import Literal
 
 from gpucloud.errors import InputError
 from gpucloud.money.points import ZERO, exact, points
-from gpucloud.money.usage import ChargeRecord
+from gpucloud.money.usage import ChargeRecord, apportion
 
 Bucket = Literal["day", "month"]
 BUCKETS: tuple[Bucket, ...] = ("day", "month")
@@ -91,15 +91,6 @@ def pieces(start: float, end: float, bucket: Bucket) -> list[tuple[float, Fracti
     return out
 
 
-def _split(amount: Decimal, weights: Sequence[Fraction]) -> list[Decimal]:
-    """``amount`` split in proportion to ``weights``; the last part takes the remainder (the sum is exact)."""
-    total = sum(weights, Fraction(0))
-    if total == 0:
-        return [amount] + [ZERO] * (len(weights) - 1)
-    parts = [points(Fraction(amount) * w / total) for w in weights[:-1]]
-    return [*parts, amount - sum(parts, ZERO)]
-
-
 @dataclass(frozen=True)
 class SeriesPoint:
     """Usage of one org × project × GPU type in one bucket."""
@@ -139,7 +130,7 @@ def series(records: Iterable[ChargeRecord], bucket: Bucket, since: float | None 
     for r in records:
         parts = pieces(r.start, r.end, bucket)
         weights = [s for _, s in parts]
-        for (b, secs), p, s in zip(parts, _split(r.points, weights), _split(r.subsidy, weights), strict=True):
+        for (b, secs), p, s in zip(parts, apportion(r.points, weights), apportion(r.subsidy, weights), strict=True):
             if (low is not None and b < low) or (until is not None and b >= until):
                 continue
             a = acc.setdefault((b, r.org, r.project, r.gpu_type), _Acc())
