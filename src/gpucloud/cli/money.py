@@ -9,7 +9,6 @@ send the request and show the answer or its error.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +18,9 @@ from gpucloud.cli.client import connect, seg
 from gpucloud.cli.errors import handle_errors
 from gpucloud.cli.output import JsonOption, fmt_time, print_json, print_table
 from gpucloud.errors import InputError
-from gpucloud.money.tariff_file import epoch, load_tariffs
+from gpucloud.money.tariff_file import load_tariffs
 from gpucloud.money.tariff_json import tariff_to_json
+from gpucloud.times import time_input
 
 budget_app = typer.Typer(help="Project budgets in points: list, ledger, topup and expire (operator).",
                          no_args_is_help=True)
@@ -32,20 +32,8 @@ programme_app = typer.Typer(help="Subsidy programmes: list, create and update (o
 
 
 def parse_expires(text: str | None, option: str = "--expires") -> float | None:
-    """``2026-03-31`` (midnight UTC), a datetime with a zone, or UTC epoch seconds → epoch seconds."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            value = float(epoch(text.strip()))
-        except ValueError:
-            raise InputError(option, "give a date (2026-03-31), a datetime with a time zone "
-                             "(2026-03-31T12:00:00Z) or UTC epoch seconds", text) from None
-    if not math.isfinite(value):
-        raise InputError(option, "must be a finite time", text)
-    return value
+    """A date (midnight UTC), a date-time, or UTC epoch seconds → epoch seconds (:mod:`gpucloud.times`)."""
+    return None if text is None else time_input(option, text)
 
 
 def _pairs(mapping: dict[str, Any]) -> str:

@@ -13,7 +13,6 @@ tariff's ``valid_from``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -34,7 +33,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import load_cluster
 from gpucloud.model.org import Org
 from gpucloud.model.org_file import load_orgs
-from gpucloud.money.tariff_file import epoch, load_tariffs
+from gpucloud.money.tariff_file import load_tariffs
 from gpucloud.sim.budget_file import load_budgets
 from gpucloud.sim.traces import (
     DEFAULT_WALLTIME_FACTOR,
@@ -45,6 +44,7 @@ from gpucloud.sim.traces import (
     detect_format,
     read_trace,
 )
+from gpucloud.times import time_input
 
 if TYPE_CHECKING:  # the simulator and its metrics (numpy) load only when a simulation runs
     from gpucloud.sim.metrics import Summary
@@ -134,18 +134,8 @@ def summary_table(summaries: list[Summary]) -> Table:
 
 
 def parse_trace_start(text: str) -> float:
-    """``2025-04-01`` (midnight UTC), a datetime with a zone, or UTC epoch seconds → epoch seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            value = float(epoch(text.strip()))
-        except ValueError:
-            raise InputError("--trace-start", "give a date (2025-04-01), a datetime with a time zone "
-                             "(2025-04-01T08:00:00Z) or UTC epoch seconds", text) from None
-    if not math.isfinite(value):
-        raise InputError("--trace-start", "must be a finite time", text)
-    return value
+    """A date (midnight UTC), a date-time, or UTC epoch seconds → epoch seconds (:mod:`gpucloud.times`)."""
+    return time_input("--trace-start", text)
 
 
 def money_config(tariff: Path | None, budgets: Path | None, trace_start: str | None, cluster: Cluster,

@@ -29,6 +29,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.priority import PRIORITY_CLASSES
 from gpucloud.model.validation import read_yaml, validate_document
 from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, TariffBook
+from gpucloud.times import parse_time
 
 
 class TariffSpec(BaseModel):
@@ -54,18 +55,10 @@ class TariffFileSpec(BaseModel):
 
 
 def epoch(value: Any) -> Any:
-    """A date (midnight UTC), an aware datetime, or their ISO text, as UTC epoch seconds; numbers pass."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValueError("give a date (2025-04-01), a datetime with a time zone, or UTC epoch seconds") from None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise ValueError("give a time zone (e.g. 2025-04-01T00:00:00Z)")
-        return value.timestamp()
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
+    """A date (midnight UTC), an aware date-time, or their ISO text, as UTC epoch seconds; numbers pass (the
+    file's schema checks them)."""
+    if isinstance(value, str | dt.date):
+        return parse_time(value, require_zone=True)
     return value
 
 

@@ -1,9 +1,7 @@
-"""Durations and times as users write them: seconds (``5400``, ``"5400"``) or ``"90s"``, ``"30m"``, ``"1h30m"``,
-``"2d"``; times as epoch seconds or ISO 8601."""
+"""Durations as users write them: seconds (``5400``, ``"5400"``) or ``"90s"``, ``"30m"``, ``"1h30m"``, ``"2d"``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 
@@ -34,28 +32,3 @@ def parse_duration(value: object) -> float:
         raise ValueError("must be a finite duration")
     return seconds
 
-
-def parse_instant(value: object) -> float:
-    """Epoch seconds from a number or an ISO 8601 date-time (``2026-12-01T09:00:00+09:00``; no zone: UTC)."""
-    if isinstance(value, bool):
-        raise ValueError("must be a time: epoch seconds or an ISO 8601 date-time")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                when = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise ValueError("must be a time: epoch seconds or an ISO 8601 date-time such as "
-                                 "'2026-12-01T09:00:00+09:00'") from None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
-            seconds = when.timestamp()
-    else:
-        raise ValueError("must be a time: epoch seconds or an ISO 8601 date-time")
-    if not math.isfinite(seconds):
-        raise ValueError("must be a finite time")
-    return seconds

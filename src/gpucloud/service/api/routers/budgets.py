@@ -6,7 +6,6 @@ changes are the operator's. See :mod:`gpucloud.service.budgets`.
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -15,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from gpucloud.errors import InputError
 from gpucloud.money.points import is_points
-from gpucloud.money.tariff_file import epoch as parse_epoch
 from gpucloud.money.tariff_file import tariffs_from_dict
 from gpucloud.money.tariff_json import tariff_to_json
 from gpucloud.money.usage import aggregate, to_csv
@@ -23,6 +21,7 @@ from gpucloud.service import budgets, usage_series
 from gpucloud.service.api.context import Context
 from gpucloud.service.auth import CurrentPrincipal, Forbidden
 from gpucloud.service.store.engine import bump_version
+from gpucloud.times import time_input
 
 router = APIRouter(tags=["money"])
 
@@ -199,18 +198,7 @@ class SeriesOut(BaseModel):
 
 
 def _epoch_param(name: str, value: str | None) -> float | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        out = float(value)
-    except ValueError:
-        try:
-            out = float(parse_epoch(value.strip()))
-        except ValueError as exc:
-            raise InputError(name, str(exc), value) from None
-    if not math.isfinite(out):
-        raise InputError(name, "must be a finite number of epoch seconds", value)
-    return out
+    return None if value is None or not value.strip() else time_input(name, value)
 
 
 @router.get("/usage/series", response_model=SeriesOut)

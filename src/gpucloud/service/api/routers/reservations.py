@@ -9,16 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, BeforeValidator, Field
 
-from gpucloud.errors import InputError
 from gpucloud.service import reservations as res
 from gpucloud.service.api.context import AppContext, Context
-from gpucloud.service.api.durations import parse_instant
 from gpucloud.service.auth import CurrentPrincipal
 from gpucloud.service.store.models import ReservationRow
+from gpucloud.times import parse_time, time_input
 
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 
-Instant = Annotated[float, BeforeValidator(parse_instant)]
+Instant = Annotated[float, BeforeValidator(parse_time)]
 
 
 class ReservationIn(BaseModel):
@@ -109,17 +108,10 @@ def free_capacity(ctx: Context, who: CurrentPrincipal, start: Annotated[str, Que
                   end: Annotated[str, Query()], gpu_type: str | None = None) -> list[CapacityOut]:
     """How many whole nodes of each GPU type could be reserved for ``[start, end)`` now (times as epoch
     seconds or ISO 8601)."""
-    t0, t1 = _instant("start", start), _instant("end", end)
+    t0, t1 = time_input("start", start), time_input("end", end)
     with ctx.sessions() as session:
         caps = res.capacity(session, ctx.cluster, t0, t1, gpu_type, ctx.clock())
     return [CapacityOut(gpu_type=c.gpu_type, node_gpus=c.node_gpus, nodes=c.nodes, free=c.free) for c in caps]
-
-
-def _instant(field: str, text: str) -> float:
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise InputError(field, str(exc), text) from None
 
 
 @router.get("/{rid}", response_model=ReservationOut)
