@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from api_world import FakeClock, World, make_world
+from api_world import FakeClock, make_world
+from money_books import Manual
+from money_rig import Rig, open_rig
 from sqlalchemy import func, select
 
 from gpucloud.money.ledger import JobRun
 from gpucloud.service import budgets
-from gpucloud.service.executors.base import ExitStatus, Handle, LaunchSpec
-from gpucloud.service.loop import ControlLoop, LoopConfig
+from gpucloud.service.loop import ControlLoop
 from gpucloud.service.store.models import LedgerEntryRow
 
 TARIFF = {"tariffs": [{"name": "fy2026", "valid_from": 1_600_000_000,
@@ -28,84 +27,10 @@ TARIFF = {"tariffs": [{"name": "fy2026", "valid_from": 1_600_000_000,
 PROJECT = "alpha/default"
 
 
-@dataclass
-class Manual:
-    """Jobs run until the test ends them (``finish``); SIGTERM/SIGKILL end them at once."""
-
-    name: str = "manual"
-    side_effects: bool = False
-    done: dict[str, ExitStatus] = field(default_factory=dict)
-
-    def launch(self, spec: LaunchSpec) -> Handle:
-        return Handle(self.name, spec.job_id, {})
-
-    def poll(self, handle: Handle) -> ExitStatus | None:
-        return self.done.get(handle.job_id)
-
-    def terminate(self, handle: Handle) -> None:
-        self.done.setdefault(handle.job_id, ExitStatus(143, "killed by signal 15 (SIGTERM)"))
-
-    def kill(self, handle: Handle) -> None:
-        self.done.setdefault(handle.job_id, ExitStatus(137, "killed by signal 9 (SIGKILL)"))
-
-    def reattach(self, handle: Handle) -> bool:
-        return True
-
-    def finish(self, jid: int, code: int = 0) -> None:
-        self.done[str(jid)] = ExitStatus(code, f"exit code {code}")
-
-
-@dataclass
-class Rig:
-    world: World
-    clock: FakeClock
-    executor: Manual
-    loop: ControlLoop
-
-    def submit(self, user: str = "alice", **body: Any) -> int:
-        body.setdefault("num_gpus", 2)
-        return int(self.world.submit(user, argv=["true"], **body)["id"])
-
-    def job(self, jid: int) -> dict[str, Any]:
-        r = self.world.call("admin", "GET", f"/api/v1/jobs/{jid}")
-        assert r.status_code == 200, r.text
-        out: dict[str, Any] = r.json()
-        return out
-
-    def top_up(self, amount: str, project: str = PROJECT) -> dict[str, Any]:
-        r = self.world.call("admin", "POST", f"/api/v1/budgets/{project}/topup", {"amount": amount})
-        assert r.status_code == 200, r.text
-        out: dict[str, Any] = r.json()
-        return out
-
-    def budget(self, project: str = PROJECT) -> dict[str, Any]:
-        r = self.world.call("admin", "GET", "/api/v1/budgets")
-        assert r.status_code == 200, r.text
-        return next(b for b in r.json() if f"{b['org']}/{b['project']}" == project)
-
-    def ledger(self, project: str = PROJECT) -> list[tuple[str, str]]:
-        r = self.world.call("admin", "GET", f"/api/v1/budgets/{project}/ledger")
-        assert r.status_code == 200, r.text
-        return [(e["kind"], e["amount"]) for e in r.json()["items"]]
-
-    def verify(self) -> None:
-        with self.world.app.state.gpucloud.sessions() as session:
-            budgets.full_ledger(session).verify()
-
-
 @pytest.fixture
 def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
-    clock = FakeClock()
-    world = make_world(db_url, tmp_path, clock, cluster_file="1x4:H100")
-    r = world.call("admin", "POST", "/api/v1/tariffs", TARIFF)
-    assert r.status_code == 201, r.text
-    ctx = world.app.state.gpucloud
-    executor = Manual()
-    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, executor, world.settings.data_dir,  # type: ignore[arg-type]
-                       engine=ctx.engine, clock=clock, config=LoopConfig())
-    yield Rig(world, clock, executor, loop)
-    world.client.close()
-    ctx.engine.dispose()
+    with open_rig(db_url, tmp_path, TARIFF) as r:
+        yield r
 
 
 def test_charge_with_refund(rig: Rig) -> None:

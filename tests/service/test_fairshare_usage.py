@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from api_world import FakeClock, World, make_world
-from test_budgets import Manual
+from money_books import Manual
 
 from gpucloud.service.fairshare_usage import load_usage
 from gpucloud.service.loop import ControlLoop, LoopConfig

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_world import FakeClock, make_world
-from test_budgets import PROJECT, TARIFF, Manual, Rig
+from api_world import FakeClock
+from money_rig import Rig, open_rig
+from test_budgets import PROJECT, TARIFF
 from typer.testing import CliRunner
 
 from gpucloud.cli.main import app as cli_app
-from gpucloud.service.loop import ControlLoop, LoopConfig
 from gpucloud.service.server import build_server
 from gpucloud.service.settings import Settings
 
@@ -26,17 +26,8 @@ HOUR = 3600.0
 
 @pytest.fixture
 def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
-    clock = FakeClock()
-    world = make_world(db_url, tmp_path, clock, cluster_file="1x4:H100")
-    r = world.call("admin", "POST", "/api/v1/tariffs", TARIFF)
-    assert r.status_code == 201, r.text
-    ctx = world.app.state.gpucloud
-    executor = Manual()
-    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, executor, world.settings.data_dir,  # type: ignore[arg-type]
-                       engine=ctx.engine, clock=clock, config=LoopConfig())
-    yield Rig(world, clock, executor, loop)
-    world.client.close()
-    ctx.engine.dispose()
+    with open_rig(db_url, tmp_path, TARIFF) as r:
+        yield r
 
 
 def _programme(rig: Rig, **body: Any) -> dict[str, Any]:

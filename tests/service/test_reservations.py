@@ -4,7 +4,7 @@ The cluster is 4 × 8 H100 (one rack). The tariff: 2 points per H100 GPU-hour; s
 shared ×1.5 (a standard job holding part of one node), reserved ×1.5, preemptible ×0.5; no minimum, exact
 seconds. A reservation of 2 nodes for 2 hours therefore
 costs 2 × 8 GPUs × 2 h × 2 points × 1.5 = 96 points. The clock starts at T0 and is moved by hand; jobs end
-when the test says so (the ``Manual`` executor of test_budgets).
+when the test says so (the ``Manual`` executor of money_books).
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_world import FakeClock, make_world
-from test_budgets import Manual, Rig
-
-from gpucloud.service.loop import ControlLoop, LoopConfig
+from api_world import FakeClock
+from money_rig import Rig, open_rig
 
 T0 = 1_700_000_000.0
 H = 3600.0
@@ -29,19 +27,10 @@ TARIFF = {"tariffs": [{"name": "fy2026", "valid_from": 1_600_000_000,
 
 @pytest.fixture
 def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
-    clock = FakeClock(T0)
-    world = make_world(db_url, tmp_path, clock, cluster_file="4x8:H100")
-    assert world.call("admin", "POST", "/api/v1/tariffs", TARIFF).status_code == 201
-    ctx = world.app.state.gpucloud
-    executor = Manual()
-    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, executor, world.settings.data_dir,  # type: ignore[arg-type]
-                       engine=ctx.engine, clock=clock, config=LoopConfig())
-    r = Rig(world, clock, executor, loop)
-    r.top_up("1000", "alpha/default")
-    r.top_up("1000", "beta/default")
-    yield r
-    world.client.close()
-    ctx.engine.dispose()
+    with open_rig(db_url, tmp_path, TARIFF, cluster_file="4x8:H100", clock=FakeClock(T0)) as r:
+        r.top_up("1000", "alpha/default")
+        r.top_up("1000", "beta/default")
+        yield r
 
 
 def call(rig: Rig, user: str, method: str, path: str, body: Any = None, status: int = 200) -> Any:

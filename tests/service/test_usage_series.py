@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from api_world import FakeClock, World, make_world
-from test_budgets import TARIFF, Manual
+from money_books import Manual
+from test_budgets import TARIFF
 
 from gpucloud.errors import InputError
 from gpucloud.money.usage import ChargeRecord, aggregate
