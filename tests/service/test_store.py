@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -107,3 +109,41 @@ def test_lock_jobs_skips_locked_rows_on_postgres(world: World, db_url: str) -> N
     with sessions.begin() as first, sessions.begin() as second:
         assert [r.id for r in lock_jobs(first, [jid])] == [jid]
         assert lock_jobs(second, [jid]) == []
+
+
+def test_ledger_totals_migration_sums_an_existing_ledger(db_url: str) -> None:
+    """A ledger written before revision 0006 (entries only) gets its running totals and open holds summed once:
+    top-up 100, run 1 held 4 and settled at 1 (release 4, charge 1), run 2 holding 6 → balance 99, held 6,
+    spent 1, one open hold; and the whole ledger then verifies."""
+    from gpucloud.service.budgets import full_ledger
+    from gpucloud.service.store.migrate import upgrade_engine
+    from gpucloud.service.store.models import BudgetRow, OpenHoldRow
+
+    engine = make_engine(db_url)
+    try:
+        upgrade_engine(engine, "0005")
+        run = {"org": "o", "project": "o/default", "user": "u", "gpu_type": "H100-80GB", "gpus": 1, "walltime": 3600.0,
+               "started_at": 10.0, "service_class": "standard", "priority_class": "normal",
+               "tariff": {"name": "t", "valid_from": 0.0, "points_per_gpu_hour": {"H100-80GB": "4"},
+                          "service_classes": {"standard": "1"}, "priority_classes": {}, "minimum_seconds": 0,
+                          "increment_seconds": 0, "description": ""}}
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO orgs (id, name, weight, created_at) VALUES (1, 'o', 1, 0)"))
+            c.execute(text("INSERT INTO projects (id, org_id, name, created_at) VALUES (1, 1, 'default', 0)"))
+            c.execute(text("INSERT INTO budgets (id, project_id, created_at) VALUES (1, 1, 0)"))
+            for kind, amount, ref, detail in [("top_up", "100", None, None), ("hold", "4", "1#1", run),
+                                              ("release", "4", "1#1", None), ("charge", "1", "1#1", None),
+                                              ("hold", "6", "2#1", run)]:
+                c.execute(text("INSERT INTO ledger_entries (project_id, kind, amount, ref, at, subsidy, programme, "
+                               "note, detail) VALUES (1, :k, :a, :r, 20, :s, '', '', :d)"),
+                          {"k": kind, "a": amount, "r": ref, "s": "0",
+                           "d": None if detail is None else json.dumps(detail)})
+        upgrade_engine(engine)
+        with make_sessionmaker(engine)() as s:
+            b = s.scalar(select(BudgetRow))
+            assert b is not None
+            assert (b.balance, b.held, b.spent) == (Decimal("99.0000"), Decimal("6.0000"), Decimal("1.0000"))
+            assert [(h.ref, h.amount) for h in s.scalars(select(OpenHoldRow))] == [("2#1", Decimal("6.0000"))]
+            full_ledger(s).verify()
+    finally:
+        engine.dispose()

@@ -33,7 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from gpucloud.core.types import WaitReason
@@ -53,6 +53,7 @@ from gpucloud.service.store.errors import NotFound
 from gpucloud.service.store.models import (
     BudgetRow,
     LedgerEntryRow,
+    OpenHoldRow,
     OrgRow,
     ProgrammeRow,
     ProjectRow,
@@ -174,70 +175,75 @@ class State:
 
 
 def load_state(session: Session, projects: Mapping[int, str], lock: bool = True) -> State:
-    """The ledger state of ``projects`` (project id → key ``org/project``): budgets and open holds, derived
-    from the entries; their budget rows locked first (PostgreSQL)."""
+    """The ledger state of ``projects`` (project id → key ``org/project``): the running totals of their budget
+    rows (locked first on PostgreSQL) and their open holds — never a sum over the history."""
     rows = lock_budgets(session, projects) if lock else {
         b.project_id: b for b in session.scalars(select(BudgetRow).where(BudgetRow.project_id.in_(list(projects))))}
-    t = _table(LedgerEntryRow)
-    entries = session.execute(select(t.c.project_id, t.c.kind, t.c.amount, t.c.ref, t.c.subsidy, t.c.detail)
-                              .where(t.c.project_id.in_(list(projects))).order_by(t.c.id))
-    bal: dict[int, Decimal] = {}
-    held: dict[int, Decimal] = {}
-    spent: dict[int, Decimal] = {}
-    open_: dict[str, Any] = {}
-    for e in entries:
-        pid, kind, amount = e.project_id, EntryKind(e.kind), e.amount
-        if kind is EntryKind.TOP_UP or kind is EntryKind.REFUND:
-            bal[pid] = bal.get(pid, ZERO) + amount
-            if kind is EntryKind.REFUND:
-                spent[pid] = max(ZERO, spent.get(pid, ZERO) - amount)
-        elif kind is EntryKind.CHARGE:
-            bal[pid] = bal.get(pid, ZERO) - amount
-            spent[pid] = spent.get(pid, ZERO) + amount
-        elif kind is EntryKind.EXPIRY:
-            bal[pid] = bal.get(pid, ZERO) - amount
-            spent[pid] = ZERO
-        elif kind is EntryKind.HOLD:
-            held[pid] = held.get(pid, ZERO) + amount
-            open_[e.ref] = (amount, e.subsidy, e.detail)
-        elif kind is EntryKind.RELEASE:
-            held[pid] = held.get(pid, ZERO) - amount
-            open_.pop(e.ref, None)
     budgets: dict[str, Budget] = {}
     for pid, key in projects.items():
         row = rows.get(pid)
-        budgets[key] = Budget(key, bal.get(pid, ZERO), held.get(pid, ZERO), spent.get(pid, ZERO),
-                              None if row is None else row.cap, None if row is None else row.expires_at)
-    subsidised = {d["programme"]["name"] for _, _, d in open_.values() if d.get("programme")}
+        budgets[key] = (Budget(key, ZERO, ZERO, ZERO) if row is None else
+                        Budget(key, row.balance, row.held, row.spent, row.cap, row.expires_at))
+    t = _table(OpenHoldRow)
+    open_ = session.execute(select(t.c.ref, t.c.amount, t.c.subsidy, t.c.detail)
+                            .where(t.c.project_id.in_(list(projects)))).all()
+    subsidised = {h.detail["programme"]["name"] for h in open_ if h.detail.get("programme")}
     current = {r.name: r for r in programmes.list_rows(session, names=subsidised)} if subsidised else {}
     holds: dict[str, Hold] = {}
-    for ref, (amount, subsidy, detail) in open_.items():
-        p = detail.get("programme")
+    for h in open_:
+        p = h.detail.get("programme")
         prog = None if not p else _programme_from_json(p, current.get(p["name"]))
-        holds[ref] = Hold(_run_from_json(ref, detail), amount, subsidy, prog)
+        holds[h.ref] = Hold(_run_from_json(h.ref, h.detail), h.amount, h.subsidy, prog)
     return State(Ledger((), budgets, holds), {key: pid for pid, key in projects.items()})
 
 
 def append(session: Session, state: State, ledger: Ledger) -> list[Entry]:
-    """Insert the entries ``ledger`` appended to ``state.ledger`` (one executemany)."""
+    """Insert the entries ``ledger`` appended to ``state.ledger`` (one executemany), and keep the running
+    totals and open holds in step (same transaction)."""
     new = ledger.entries[len(state.ledger.entries):]
     if not new:
         return []
     params = []
+    opened: list[dict[str, Any]] = []
+    closed: list[str] = []
     for e in new:
         detail: dict[str, Any] | None = None
+        pid = state.project_ids[e.project]
         if e.kind is EntryKind.HOLD:
             hold = ledger.holds[e.ref]
             detail = _run_to_json(hold.run)
             if hold.programme is not None:
                 detail["programme"] = _programme_to_json(hold.programme)
+            opened.append({"ref": e.ref, "project_id": pid, "amount": e.amount, "subsidy": e.subsidy,
+                           "detail": detail})
+        elif e.kind is EntryKind.RELEASE:
+            closed.append(e.ref)
         elif e.kind is EntryKind.CHARGE and e.usage is not None:
             detail = _usage_to_json(e.usage)
-        params.append({"project_id": state.project_ids[e.project], "kind": e.kind.value, "amount": e.amount,
+        params.append({"project_id": pid, "kind": e.kind.value, "amount": e.amount,
                        "ref": e.ref or None, "at": e.at, "subsidy": e.subsidy, "programme": e.programme,
                        "note": e.note, "detail": detail})
     session.execute(insert(LedgerEntryRow), params)
+    if closed:
+        session.execute(delete(OpenHoldRow).where(OpenHoldRow.ref.in_(closed)))
+    if opened:
+        session.execute(insert(OpenHoldRow), opened)
+    _write_totals(session, ledger, {state.project_ids[e.project]: e.project for e in new}, new[-1].at)
     return list(new)
+
+
+def _write_totals(session: Session, ledger: Ledger, projects: Mapping[int, str], at: float) -> None:
+    """Each project's balance, held and spent after ``ledger``'s operations, on its budget row (created the
+    first time a project gets an entry without one)."""
+    rows = {b.project_id: b for b in session.scalars(select(BudgetRow).where(BudgetRow.project_id.in_(projects)))}
+    for pid, key in projects.items():
+        b = ledger.budget(key)
+        row = rows.get(pid)
+        if row is None:
+            session.add(BudgetRow(project_id=pid, created_at=at, balance=b.balance, held=b.held, spent=b.spent))
+        else:
+            row.balance, row.held, row.spent = b.balance, b.held, b.spent
+    session.flush()
 
 
 # --- the loop's hook -----------------------------------------------------------------------------------------
@@ -333,8 +339,16 @@ def cannot_pay(session: Session, pending: Sequence[Any], now: float) -> dict[int
         ledger = programmes.with_commitments(ledger, programmes.commitments(session,
                                                                            [o.programme.name for o in offers]))
     out: dict[int, str] = {}
+    #: jobs alike in what their hold depends on get the same answer (10,000 queued jobs are mostly alike)
+    seen: dict[tuple[Any, ...], bool] = {}
     for r in rows:
         kind = kinds.get(r.org_id, "")
+        alike = (r.project_id, r.org_id, r.gpu_type, r.num_gpus, r.walltime_s, r.service_class, r.priority_class)
+        known = seen.get(alike)
+        if known is not None:
+            if known:
+                out[r.id] = BUDGET
+            continue
         refused = False
         for gpu_type in [r.gpu_type] if r.gpu_type else sorted(tariff.points_per_gpu_hour):
             try:
@@ -349,6 +363,7 @@ def cannot_pay(session: Session, pending: Sequence[Any], now: float) -> dict[int
                 continue
             refused = False
             break
+        seen[alike] = refused
         if refused:
             out[r.id] = BUDGET
     return out

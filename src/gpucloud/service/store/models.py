@@ -240,8 +240,10 @@ class TariffRow(Base):
 
 
 class BudgetRow(Base):
-    """A project's budget settings; the balance is derived from the ledger. Locked ``FOR UPDATE`` (PostgreSQL)
-    by every ledger operation on the project."""
+    """A project's budget: its settings, and the ledger's running totals (``balance``, ``held``, ``spent``),
+    written in the same transaction as every entry so that reading a project's state never sums its history;
+    :meth:`gpucloud.money.Ledger.verify` over the entries checks them. Locked ``FOR UPDATE`` (PostgreSQL) by
+    every ledger operation on the project."""
 
     __tablename__ = "budgets"
 
@@ -250,6 +252,22 @@ class BudgetRow(Base):
     cap: Mapped[Decimal | None] = mapped_column(Points(), nullable=True)
     expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    balance: Mapped[Decimal] = mapped_column(Points(), server_default="0")
+    held: Mapped[Decimal] = mapped_column(Points(), server_default="0")
+    spent: Mapped[Decimal] = mapped_column(Points(), server_default="0")
+
+
+class OpenHoldRow(Base):
+    """A hold not yet released (the run it belongs to is admitted or running): inserted with its HOLD entry,
+    deleted with its RELEASE entry. ``detail``: the run and its programme, as on the HOLD entry."""
+
+    __tablename__ = "open_holds"
+
+    ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Points())
+    subsidy: Mapped[Decimal] = mapped_column(Points())
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class LedgerEntryRow(Base):
