@@ -120,9 +120,9 @@ class ServerProcess:
 
     def kill_job_processes(self) -> None:
         """SIGKILL every process group recorded in the launch journals under the data directory."""
-        for path in self.data_dir.glob("jobs/*/launch.*.handle.json"):
-            with contextlib.suppress(OSError, ValueError):
-                data = json.loads(path.read_text())["data"]
+        for path in self.data_dir.glob("jobs/*/launch.*.intent"):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                data = json.loads(path.read_text().partition("\n")[0])["data"]
                 for key, value in data.items():
                     if key.startswith("pgid."):
                         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -1,11 +1,11 @@
-"""The wrapper's exit file: complete files only, exit codes and signals with readable reasons."""
+"""The keeper's exit file: complete files only, exit codes and signals with readable reasons."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from gpucloud.service.executors.base import ExitStatus
-from gpucloud.service.executors.wrapper import read_exit_file, status_from_code
+from gpucloud.service.executors.exitfile import read_exit_file, status_from_code
 
 
 def test_exit_file_is_read_only_when_complete(tmp_path: Path) -> None:

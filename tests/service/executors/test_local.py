@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gpucloud.service.executors.base import ExitStatus, Handle, LaunchError, LaunchSpec, NodeGpus
@@ -78,6 +79,7 @@ def ex() -> Iterator[LocalExecutor]:
     for h in executor.handles:
         executor.kill(h)
         executor.poll(h)
+    executor.close()
 
 
 def test_environment_and_gpu_ids_seen_by_the_job(ex: LocalExecutor, tmp_path: Path) -> None:
@@ -274,11 +276,16 @@ def test_a_command_outliving_its_wrapper_still_counts_as_running(ex: LocalExecut
     assert wait_done(ex, h) == ExitStatus(None, VANISHED)
 
 
-def test_finished_wrappers_are_reaped(ex: LocalExecutor, tmp_path: Path) -> None:
+def test_finished_keepers_leave_no_zombies(ex: LocalExecutor, tmp_path: Path) -> None:
     h = ex.launch(spec(tmp_path, "true"))
     assert wait_done(ex, h).ok
+    keeper = int(h.data["pid.0"])
+    end = time.monotonic() + DEADLINE_S
+    while psutil.pid_exists(keeper) and time.monotonic() < end:  # it exits right after writing the exit file
+        time.sleep(0.01)
+    assert not psutil.pid_exists(keeper)  # reaped at once (by the launcher's kernel-side reaping), not a zombie
     with pytest.raises(ChildProcessError):
-        os.waitpid(int(h.data["pid.0"]), os.WNOHANG)
+        os.waitpid(keeper, os.WNOHANG)  # and never the server's child
 
 
 def test_relaunch_in_the_same_log_dir_ignores_the_old_exit_file(ex: LocalExecutor, tmp_path: Path) -> None:
@@ -299,3 +306,9 @@ def test_bad_placements_are_launch_errors(ex: LocalExecutor, tmp_path: Path) -> 
 def test_a_handle_of_another_executor_is_refused(ex: LocalExecutor) -> None:
     with pytest.raises(ValueError, match="noop"):
         ex.poll(Handle("noop", "j", {}))
+
+
+def test_the_job_inherits_only_stdin_stdout_and_stderr(ex: LocalExecutor, tmp_path: Path) -> None:
+    h = ex.launch(spec(tmp_path, "sh", "-c", "ls /proc/$$/fd"))
+    assert wait_done(ex, h).ok
+    assert (tmp_path / "logs" / "stdout.log").read_text().split() == ["0", "1", "2"]

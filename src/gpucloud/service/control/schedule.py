@@ -99,8 +99,8 @@ class Launched:
     handles: dict[int, Handle] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
 
-#: Launches run in a few threads: the local executor's launch is mostly posix_spawn and waiting for the
-#: wrapper's first line, both without the GIL.
+#: Launches run in a few threads: the local executor's launch is mostly file creation and waiting for the
+#: keeper's report, both without the GIL.
 LAUNCH_THREADS = 8
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()

@@ -52,6 +52,11 @@ class LaunchError(Exception):
 
 
 class Executor(Protocol):
+    """What the control loop needs of an executor. Optional extras, found with ``getattr``: ``side_effects``
+    (False: launching twice starts nothing, so no launch journal), ``parallel_launch`` (True: ``launch`` may run in
+    several threads at once), ``on_exit(callback)`` (call ``callback`` from any thread soon after a job's processes
+    may have ended: the loop then polls at once instead of at its next tick)."""
+
     name: str
 
     def launch(self, spec: LaunchSpec) -> Handle: ...

@@ -1,35 +1,31 @@
 """The local executor (the default): runs each job as real process groups on this machine.
 
 One process group per node of the job's placement (a multi-node gang on one machine gets one per node, each
-with its own rank and ``CUDA_VISIBLE_DEVICES``). Each rank runs under the bash wrapper of
-:mod:`gpucloud.service.executors.wrapper`, which records the exit status in ``log_dir/exit.<rank>`` so the
-status survives the server dying. Files in ``log_dir``:
+with its own rank and ``CUDA_VISIBLE_DEVICES``). Each rank runs under a keeper forked by the launcher process
+(:mod:`.launcher`, :mod:`.launcherd`), which records the exit status in ``log_dir/exit.<rank>``
+(:mod:`.exitfile`) so the status survives the server dying. Files in ``log_dir``:
 
 - ``stdout.log`` / ``stderr.log``: rank 0's output; ``stdout.rank<k>.log`` / ``stderr.rank<k>.log``: rank k's;
 - ``exit.<rank>``: ``"<status>\\n"`` written when the rank ends (exit code, or 128 + signal).
 
-The :class:`Handle` keeps, per rank, the wrapper's pid and start time (to recognise a reused pid) and the
+The :class:`Handle` keeps, per rank, the keeper's pid and start time (to recognise a reused pid) and the
 command's process group id and its leader's start time, plus the boot time.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import select
-import shutil
 import signal
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gpucloud.service.executors import procs
 from gpucloud.service.executors.base import ExitStatus, Handle, LaunchError, LaunchSpec, NodeGpus
+from gpucloud.service.executors.exitfile import read_exit_file
+from gpucloud.service.executors.exits import ExitNotices
+from gpucloud.service.executors.launcher import Launcher
 from gpucloud.service.executors.program import check_can_start
-from gpucloud.service.executors.wrapper import STATUS_FD, read_exit_file, wrapper_argv
 
 VANISHED = "process vanished"
-# Reset in the wrapper whatever the server ignores or catches (Python ignores SIGPIPE, for one).
-_DEFAULT_SIGNALS = frozenset(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP}
 
 
 def log_names(rank: int) -> tuple[str, str]:
@@ -57,11 +53,18 @@ class LocalExecutor:
     #: launch() may run in several threads at once (the control loop launches many jobs in parallel)
     parallel_launch: bool = True
 
-    def __init__(self, bash: str | None = None, launch_timeout_s: float = 10.0) -> None:
-        found = bash or shutil.which("bash") or "/bin/bash"
-        self.bash = found
-        self.launch_timeout_s = launch_timeout_s
-        self._children: set[int] = set()  # wrapper pids we spawned and have not reaped yet
+    def __init__(self, python: str | None = None, launch_timeout_s: float = 10.0) -> None:
+        self.launcher = Launcher(python, launch_timeout_s)
+        self.exit_notices = ExitNotices()
+
+    def on_exit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from another thread) soon after a rank launched here has ended."""
+        self.exit_notices.callback = callback
+
+    def close(self) -> None:
+        """Stop the launcher process (started again by the next launch) and exit notices; jobs keep running."""
+        self.launcher.stop()
+        self.exit_notices.close()
 
     # -- launch ---------------------------------------------------------------------------------------------
 
@@ -71,72 +74,46 @@ class LocalExecutor:
             raise LaunchError(f"job {spec.job_id}: empty placement, nothing to run")
         if [n.rank for n in nodes] != list(range(len(nodes))):
             raise LaunchError(f"job {spec.job_id}: ranks must be 0..{len(nodes) - 1}, got {[n.rank for n in nodes]}")
-        cwd = check_can_start(spec.argv, spec.cwd, spec.env)
-        log_dir = Path(spec.log_dir)
+        cwd, program = check_can_start(spec.argv, spec.cwd, spec.env)
         try:
+            log_dir = Path(spec.log_dir)
             log_dir.mkdir(parents=True, exist_ok=True)
+            log_dir = log_dir.resolve()
         except OSError as e:
-            raise LaunchError(f"cannot create log directory {log_dir}: {e.strerror or e}") from None
+            raise LaunchError(f"cannot create log directory {spec.log_dir}: {e.strerror or e}") from None
         data: dict[str, str | int | float] = {
-            "log_dir": str(log_dir.resolve()),
+            "log_dir": str(log_dir),
             "world": len(nodes),
             "boot": procs.boot_time(),
         }
         try:
             for node in nodes:
-                data.update(self._launch_rank(spec, node, cwd, log_dir.resolve()))
+                data.update(self._launch_rank(spec, node, cwd, program, log_dir))
         except BaseException:
             self.kill(Handle(self.name, spec.job_id, data))
             raise
         return Handle(self.name, spec.job_id, data)
 
-    def _launch_rank(self, spec: LaunchSpec, node: NodeGpus, cwd: str, log_dir: Path) -> dict[str, str | int | float]:
+    def _launch_rank(self, spec: LaunchSpec, node: NodeGpus, cwd: str, program: str,
+                     log_dir: Path) -> dict[str, str | int | float]:
         rank = node.rank
         exit_file = log_dir / f"exit.{rank}"
         exit_file.unlink(missing_ok=True)  # a stale status from an earlier run of the same job
         out_name, err_name = log_names(rank)
-        read_fd, write_fd = os.pipe()
-        high_fd = fcntl.fcntl(write_fd, fcntl.F_DUPFD_CLOEXEC, 10)  # never already STATUS_FD
-        os.close(write_fd)
-        append = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        try:
-            pid = os.posix_spawn(
-                self.bash,
-                wrapper_argv(self.bash, exit_file, cwd, spec.argv),
-                job_env(spec, node),
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_OPEN, 1, str(log_dir / out_name), append, 0o644),
-                    (os.POSIX_SPAWN_OPEN, 2, str(log_dir / err_name), append, 0o644),
-                    (os.POSIX_SPAWN_DUP2, high_fd, STATUS_FD),
-                ],
-                setsid=True,
-                setsigdef=_DEFAULT_SIGNALS,
-                setsigmask=(),
-            )
-        except OSError as e:
-            os.close(read_fd)
-            raise LaunchError(f"cannot start the wrapper {self.bash}: {e.strerror or e}") from None
-        finally:
-            os.close(high_fd)
-        self._children.add(pid)
-        started = procs.start_time(pid) or 0.0
-        try:
-            line = _read_line(read_fd, self.launch_timeout_s)
-        finally:
-            os.close(read_fd)
-        if not line.isdigit():
-            procs.signal_group(pid, signal.SIGKILL)  # a wrapper that hung must not start the command later
-            procs.wait_child(pid)
-            self._children.discard(pid)
+        started = self.launcher.start({
+            "program": program, "argv": list(spec.argv), "env": job_env(spec, node), "cwd": cwd,
+            "stdout": str(log_dir / out_name), "stderr": str(log_dir / err_name), "exit": str(exit_file),
+        })
+        if isinstance(started, str):
             status = read_exit_file(exit_file)
-            why = status.reason if status else f"the wrapper exited without starting the command ({line!r})"
+            why = status.reason if status else started or "the launcher did not start the command"
             raise LaunchError(f"cannot start rank {rank} of job {spec.job_id}: {why}")
-        pgid = int(line)
+        keeper, pgid, pipe = started
+        self.exit_notices.watch(pipe)
         return {
             f"node.{rank}": node.node,
-            f"pid.{rank}": pid,
-            f"start.{rank}": started,
+            f"pid.{rank}": keeper,
+            f"start.{rank}": procs.start_time(keeper) or 0.0,
             f"pgid.{rank}": pgid,
             f"pgstart.{rank}": procs.start_time(pgid) or 0.0,
         }
@@ -157,16 +134,14 @@ class LocalExecutor:
         exit_file = ranks.exit_file(rank)
         status = read_exit_file(exit_file)
         if status is not None:
-            self._reap(ranks.pid(rank))
             return status
-        self._reap(ranks.pid(rank))
         if procs.is_running(ranks.pid(rank), ranks.start(rank)):
             return None
         status = read_exit_file(exit_file)  # it may have ended between the first read and the check
         if status is not None:
             return status
         if procs.group_is_ours(ranks.pgid(rank), ranks.pgstart(rank), ranks.boot):
-            return None  # the wrapper is gone but the command still runs: it can still be signalled
+            return None  # the keeper is gone but the command still runs: it can still be signalled
         return ExitStatus(None, VANISHED)
 
     def reattach(self, handle: Handle) -> bool:
@@ -199,10 +174,6 @@ class LocalExecutor:
                 pgid, ranks.pgstart(rank), ranks.boot
             ):
                 procs.signal_group(pgid, sig)
-
-    def _reap(self, pid: int) -> None:
-        if pid in self._children and procs.reap(pid):
-            self._children.discard(pid)
 
 
 class _Ranks:
@@ -246,20 +217,3 @@ def _combine(ranks: _Ranks, results: list[ExitStatus]) -> ExitStatus:
                 return status
             return ExitStatus(status.exit_code, f"rank {rank} ({ranks.node(rank)}): {status.reason}")
     return ExitStatus(0, "exit code 0")
-
-
-def _read_line(fd: int, timeout_s: float) -> str:
-    """Read up to a newline or EOF from ``fd`` within ``timeout_s`` (the wrapper's report of the pgid)."""
-    deadline = time.monotonic() + timeout_s
-    buf = b""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP)
-    while b"\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(left * 1000):
-            break
-        chunk = os.read(fd, 64)
-        if not chunk:
-            break
-        buf += chunk
-    return buf.split(b"\n", 1)[0].decode("ascii", errors="replace").strip()

@@ -2,8 +2,8 @@
 
 This runs in the server before any process is spawned, so the common failures — a missing program, a missing
 working directory, a file that is not executable, a script whose interpreter is missing — become a
-:class:`LaunchError` with a clear reason. Rarer exec failures are still caught by the wrapper, which then
-records exit status 126/127 (the shell's "cannot execute" / "not found").
+:class:`LaunchError` with a clear reason. Rarer exec failures (a binary for another architecture) are
+reported by the rank's keeper, and are launch errors too.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from gpucloud.service.executors.base import LaunchError
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def check_can_start(argv: tuple[str, ...], cwd: str, env: dict[str, str]) -> str:
-    """Return the absolute working directory; raise :class:`LaunchError` saying why the command cannot start.
+def check_can_start(argv: tuple[str, ...], cwd: str, env: dict[str, str]) -> tuple[str, str]:
+    """Return the absolute working directory and the program's path (what ``execvp`` would run); raise
+    :class:`LaunchError` saying why the command cannot start.
 
     A relative ``cwd`` is taken relative to the server's working directory.
     """
@@ -32,7 +33,7 @@ def check_can_start(argv: tuple[str, ...], cwd: str, env: dict[str, str]) -> str
     else:
         path = _search_path(program, env.get("PATH", DEFAULT_PATH), workdir)
     _check_interpreter(path, program)
-    return str(workdir)
+    return str(workdir), str(path)
 
 
 def _check_cwd(cwd: str) -> Path:
