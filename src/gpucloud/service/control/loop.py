@@ -155,6 +155,9 @@ class ControlLoop:
                     save_usage(session, self._usage)
             except Exception:  # the database may be gone already; housekeeping saved it a minute ago
                 log.warning("could not save fair-share usage at stop", exc_info=True)
+        close = getattr(self.executor, "close", None)
+        if close is not None:  # e.g. the local executor's launcher process (jobs keep running)
+            close()
         self.leader.release()
 
     @property
