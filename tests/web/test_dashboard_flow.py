@@ -89,7 +89,7 @@ def test_operator_sees_map_queue_job_log_and_cancels(server: ServerProcess, op: 
         page.click(f"#jobs a[data-job='{big['id']}']")
 
         # The job page: placement, events, the log tail.
-        page.wait_for_function("() => document.getElementById('job-log').textContent.includes('line-from-the-job')")
+        page.wait_for_function("() => document.getElementById('job-log')?.textContent.includes('line-from-the-job')")
         assert page.locator("#job-placement tr").count() == 3  # head + 2 nodes
         assert "running" in page.locator("#job-events").inner_text()
         assert page.locator(".page-head .badge[data-state=running]").count() == 1
@@ -104,7 +104,7 @@ def test_operator_sees_map_queue_job_log_and_cancels(server: ServerProcess, op: 
         page.wait_for_function(f"(id) => String(id) in {MAP_DATA.format('jobs')}",
                                arg=small["id"], timeout=15_000)
         renders = int(page.get_attribute("#cluster-map", "data-renders") or 0)
-        page.wait_for_function("(n) => Number(document.getElementById('cluster-map').dataset.renders) > n",
+        page.wait_for_function("(n) => Number(document.getElementById('cluster-map')?.dataset.renders) > n",
                                arg=renders, timeout=8_000)  # it keeps polling
 
         # Japanese: the toggle translates the labels and is remembered.
@@ -122,7 +122,7 @@ def test_operator_sees_map_queue_job_log_and_cancels(server: ServerProcess, op: 
         # A member of another org: the busy GPUs are shown as held by a job they may not see; no rows anywhere.
         member = new_page()
         login(member, server.url, bob)
-        member.wait_for_function("() => Number(document.getElementById('cluster-map').dataset.busy) >= 2")
+        member.wait_for_function("() => Number(document.getElementById('cluster-map')?.dataset.busy) >= 2")
         assert _map_data(member, "orgs") == {} and _map_data(member, "jobs") == {}
         assert member.get_attribute("#cluster-map", "data-hidden") == member.get_attribute("#cluster-map", "data-busy")
         c = member.evaluate("() => window.__gpucloudMap.cellCenter('b0-r0-n0', 0)")

@@ -83,7 +83,7 @@ def test_map_draws_every_gpu_of_the_10k_cluster(new_page: Any) -> None:
                          (reserved_busy[0], reserved_busy[0]["reservation"]["name"])):
         c = page.evaluate("([n, g]) => window.__gpucloudMap.cellCenter(n, g)", [node["name"], 0])
         page.mouse.move(box["x"] + c["x"], box["y"] + c["y"])
-        page.wait_for_function("(w) => document.getElementById('map-tooltip').textContent.includes(w)", arg=wanted)
+        page.wait_for_function("(w) => document.getElementById('map-tooltip')?.textContent.includes(w)", arg=wanted)
     assert page.locator("#map-tooltip [data-tip=reservation]").count() == 1
     page.mouse.move(0, 0)
     shot(page, "map-10k-en", docs=True)

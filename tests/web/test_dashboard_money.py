@@ -68,7 +68,7 @@ def test_tariffs_page_loads_a_version_and_shows_422_next_to_the_text(server: Ser
     # Not YAML at all: said under the text, nothing sent.
     page.fill("#tariff-text", "tariffs: [unclosed")
     page.click("#tariff-form button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#tariff-form [data-error-for=tariffs]').textContent")
+    page.wait_for_function("() => document.querySelector('#tariff-form [data-error-for=tariffs]')?.textContent")
     assert "Not valid YAML or JSON" in slot.inner_text()
 
     # A GPU type the cluster does not have: the server's 422, with the field it names, next to the text.
@@ -99,7 +99,7 @@ def test_tariffs_page_loads_a_version_and_shows_422_next_to_the_text(server: Ser
     page.click("#tariff-form button[type=submit]")
     page.locator("#tariff-form [data-error-path=name]", has_text="never changed").wait_for()
     page.click("#tariff-example")
-    page.wait_for_function("() => document.getElementById('tariff-text').value.includes('H100-80GB')")
+    page.wait_for_function("() => document.getElementById('tariff-text')?.value.includes('H100-80GB')")
     page.fill("#tariff-text", "")
     page.reload()
     page.locator("#tariffs tr[data-tariff-row='web-2020']").wait_for()
@@ -133,7 +133,8 @@ def test_usage_and_budgets_page(server: ServerProcess, world: dict[str, Any], ne
     page.select_option("#topup-project", label=f"{lab} / default")
     page.fill("#topup-amount", "-5")
     page.click("#topup-form button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#topup-form [data-error-for=amount]').textContent.length > 0")
+    page.wait_for_function(
+        "() => document.querySelector('#topup-form [data-error-for=amount]')?.textContent.length > 0")
     assert page.locator("#topup-form .field.invalid[data-field=amount]").count() == 1
     page.fill("#topup-amount", "100")
     page.fill("#topup-cap", "500")
@@ -194,12 +195,12 @@ def test_usage_and_budgets_page(server: ServerProcess, world: dict[str, Any], ne
 
     # Per month, per project.
     page.select_option("#usage-bucket", "month")
-    page.wait_for_function("() => document.getElementById('usage-charts').dataset.bucket === 'month'")
+    page.wait_for_function("() => document.getElementById('usage-charts')?.dataset.bucket === 'month'")
     assert page.locator("#chart-hours svg").get_attribute("data-buckets") == "12"
     assert page.locator("#chart-hours rect[data-bar]").count() == len(
         {(i["bucket"], i["org"]) for i in months["items"] if Decimal(i["gpu_hours"]) > 0})
     page.select_option("#usage-group", "project")
-    page.wait_for_function("() => document.getElementById('usage-charts').dataset.group === 'project'")
+    page.wait_for_function("() => document.getElementById('usage-charts')?.dataset.group === 'project'")
     assert page.locator(f"#chart-hours rect[data-series='{lab}/default']").count() >= 1
 
     page.click("button[data-lang=ja]")

@@ -44,7 +44,7 @@ def test_down_and_reserved_nodes_on_the_map(server: ServerProcess, op: httpx.Cli
     try:
         page = new_page()
         login(page, server.url, server.token or "")
-        page.wait_for_function("() => Number(document.getElementById('cluster-map').dataset.reserved) === 4",
+        page.wait_for_function("() => Number(document.getElementById('cluster-map')?.dataset.reserved) === 4",
                                timeout=15_000)
         assert (_data(page, "down"), _data(page, "busy"), _data(page, "reservedBusy")) == (4, 0, 0)
         for gpu in range(4):
@@ -65,7 +65,7 @@ def test_down_and_reserved_nodes_on_the_map(server: ServerProcess, op: httpx.Cli
         # A job inside the reservation: its org's colour, with the reservation's corner.
         job = submit(ann, server.url, argv=["sh", "-c", "exec sleep 60"], num_gpus=2, reservation=f"workshop-{tag}",
                      walltime="30m", grace="1s")
-        page.wait_for_function("() => Number(document.getElementById('cluster-map').dataset.reservedBusy) === 2",
+        page.wait_for_function("() => Number(document.getElementById('cluster-map')?.dataset.reservedBusy) === 2",
                                timeout=15_000)
         assert (_data(page, "reserved"), _data(page, "busy")) == (2, 2)
         placed = op.get(f"/api/v1/jobs/{job['id']}").json()["placement"]
@@ -81,7 +81,7 @@ def test_down_and_reserved_nodes_on_the_map(server: ServerProcess, op: httpx.Cli
         # Another org's member: the reservation is there, whose it is not.
         member = new_page()
         login(member, server.url, ben)
-        member.wait_for_function("() => Number(document.getElementById('cluster-map').dataset.reservedBusy) === 2")
+        member.wait_for_function("() => Number(document.getElementById('cluster-map')?.dataset.reservedBusy) === 2")
         _hover(member, "b0-r0-n0", 3 if gpu != 3 else 0)
         mtip = member.locator("#map-tooltip [data-tip=reservation]")
         mtip.wait_for()

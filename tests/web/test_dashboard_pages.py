@@ -74,12 +74,12 @@ def test_operator_forms_show_field_errors_tokens_once_and_revoke(server: ServerP
     page.click("#org-form button[type=submit]")
     err = page.locator("#org-form [data-error-for=name]")
     err.wait_for()
-    page.wait_for_function("() => document.querySelector('#org-form [data-error-for=name]').textContent.length > 0")
+    page.wait_for_function("() => document.querySelector('#org-form [data-error-for=name]')?.textContent.length > 0")
     assert page.locator("#org-form .field.invalid[data-field=name]").count() == 1
     page.fill("#org-name", f"riken-{tag}")
     page.fill("#org-weight", "0")
     page.click("#org-form button[type=submit]")
-    page.wait_for_function("() => document.querySelector('#org-form [data-error-for=weight]').textContent.length > 0")
+    page.wait_for_function("() => document.querySelector('#org-form [data-error-for=weight]')?.textContent.length > 0")
     page.fill("#org-weight", "2.5")
     page.click("#org-form button[type=submit]")
     page.locator(f"#orgs tr[data-org-row='riken-{tag}']").wait_for()
@@ -92,7 +92,7 @@ def test_operator_forms_show_field_errors_tokens_once_and_revoke(server: ServerP
     page.fill("#quota-guaranteed", "-1")
     page.click("#quota-form button[type=submit]")
     page.wait_for_function(
-        "() => document.querySelector('#quota-form [data-error-for=guaranteed]').textContent.length > 0")
+        "() => document.querySelector('#quota-form [data-error-for=guaranteed]')?.textContent.length > 0")
     page.fill("#quota-guaranteed", "4")
     page.fill("#quota-borrow", "2")
     page.click("#quota-form button[type=submit]")
@@ -147,7 +147,7 @@ def test_every_page_in_english_and_japanese(server: ServerProcess, op: httpx.Cli
                              "quotas": "#quotas table", "users": "#users table", "tokens": "#tokens table"}[name]
                     page.locator(ready).first.wait_for()
                     if name == "job":
-                        page.wait_for_function("() => document.getElementById('job-log').textContent.length > 0")
+                        page.wait_for_function("() => document.getElementById('job-log')?.textContent.length > 0")
                 shot(page, f"{name}-{lang}", docs=name in ("queue", "jobs") and lang == "ja")
                 if lang == "ja":
                     texts = page.evaluate(VISIBLE_TEXT)

@@ -73,7 +73,7 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     ann.fill("#res-end", local(start - 60))
     ann.fill("#res-name", f"course-{tag}")
     ann.click("#res-form button[type=submit]")
-    ann.wait_for_function("() => document.querySelector('#res-form [data-error-for=end]').textContent.length > 0")
+    ann.wait_for_function("() => document.querySelector('#res-form [data-error-for=end]')?.textContent.length > 0")
     assert "must be after start" in ann.locator("#res-form [data-error-for=end]").inner_text()
     assert ann.locator("#res-form .field.invalid[data-field=end]").count() == 1
 
@@ -143,7 +143,7 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     got = op.get(f"/api/v1/reservations/{rid}").json()
     assert got["state"] == "cancelled" and Decimal(got["refunded"] or "0") == 0
     assert cancelled.locator("[data-action]").count() == 0
-    oper.wait_for_function("() => Number(document.getElementById('cluster-map').dataset.reserved) === 0",
+    oper.wait_for_function("() => Number(document.getElementById('cluster-map')?.dataset.reserved) === 0",
                            timeout=15_000)
 
     # One three days ahead is refunded in full; the confirmation says it is not late.
@@ -183,7 +183,7 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     oper.fill("#res-start", local(far))
     oper.fill("#res-end", local(far + 3600))
     oper.click("#res-form button[type=submit]")
-    oper.wait_for_function("() => document.querySelector('#res-form [data-error-for=org]').textContent.length > 0")
+    oper.wait_for_function("() => document.querySelector('#res-form [data-error-for=org]')?.textContent.length > 0")
     shot(oper, "reservations-operator-en")
 
     # A member of the org reads the list only; another org's member sees none of it.
@@ -228,7 +228,7 @@ def test_ledger_view_pages_newest_first(server: ServerProcess, orgs: dict[str, A
     shot(page, "ledger-en")
 
     page.click("#ledger-next")
-    page.wait_for_function("() => document.getElementById('ledger').dataset.page === '1'")
+    page.wait_for_function("() => document.getElementById('ledger')?.dataset.page === '1'")
     assert rows.count() == total - 50
     assert rows.last.get_attribute("data-ledger-row") == str(entries[0]["id"])
     assert rows.last.locator("[data-col=note]").inner_text() == "first"
@@ -239,7 +239,7 @@ def test_ledger_view_pages_newest_first(server: ServerProcess, orgs: dict[str, A
         assert {e["kind"] for e in entries if e["ref"].startswith("reservation:")} <= kinds
         page.locator("#ledger-table td[data-col=ref] a[href='#/reservations']").first.wait_for()
     page.click("#ledger-prev")
-    page.wait_for_function("() => document.getElementById('ledger').dataset.page === '0'")
+    page.wait_for_function("() => document.getElementById('ledger')?.dataset.page === '0'")
     assert rows.count() == 50
 
     # A top-up made now shows on the next refresh (the page's poll, or reopening).
