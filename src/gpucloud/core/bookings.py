@@ -123,6 +123,7 @@ class Fence:
         #: bookings not yet open, latest start first: a job ending by ``start`` may use a prefix of this list
         self.upcoming = sorted((b for b in self.bookings.values() if b.start > now), key=lambda b: -b.start)
         self._early_failed: dict[int, FitMemory] = {}
+        self._fenced_jobs: set[str] | None = None
 
     @property
     def early_until(self) -> float | None:
@@ -136,6 +137,13 @@ class Fence:
         """Does a running job sit on a hidden node (then it is no victim and no part of backfill's plan)?"""
         hidden = self.hidden
         return any(n in hidden for n, _ in placement.nodes)
+
+    def fenced_jobs(self, running: Mapping[str, RunningJob]) -> set[str]:
+        """The running jobs on hidden nodes (found once per cycle; jobs started later in the cycle are fresh,
+        never victims anyway)."""
+        if self._fenced_jobs is None:
+            self._fenced_jobs = {jid for jid, r in running.items() if self.touches(r.placement)}
+        return self._fenced_jobs
 
     def _with(self, nodes: Iterable[int]) -> list[int]:
         """Show the hidden free GPUs of ``nodes`` (not down ones); the nodes shown."""
@@ -184,6 +192,15 @@ class Fence:
             self._hide_again(shown)
             index.caching = True
             index.memory.restore(saved)
+
+    def early_hopeless(self, opts: list[tuple[str, Shape]], ends: float) -> bool:
+        """Is a job ending at ``ends`` already known not to fit even with the booked nodes it may use (so
+        the cycle may treat it like any job the free index refuses)?"""
+        usable = sum(1 for b in self.upcoming if b.start >= ends)
+        if not usable:
+            return True
+        memory = self._early_failed.get(usable)
+        return memory is not None and all(memory.known(t, sh.nodes, sh.per_node) for t, sh in opts)
 
     def place_booked(self, booking: Booking, opts: list[tuple[str, Shape]]) -> Placement | None:
         """Place a job that names ``booking`` on the booking's free GPUs only."""

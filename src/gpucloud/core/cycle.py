@@ -98,8 +98,8 @@ def try_preempt(
     victims (else e.g. a starving LAS job promoted to the front would be started and stopped at once).
     """
     fence = state.fence
-    candidates = [v for v in policy.victims(job, now)
-                  if v.spec.id not in fresh and (fence is None or not fence.touches(v.placement))]
+    fenced = fence.fenced_jobs(state.running) if fence is not None else ()
+    candidates = [v for v in policy.victims(job, now) if v.spec.id not in fresh and v.spec.id not in fenced]
     if not candidates:
         return False
     for gpu_type, shape in opts:
@@ -294,8 +294,13 @@ class _Cycle:
         self.open_classes.discard(shape_class)
 
     def may_go_early(self, job: PendingJob) -> bool:
-        """Could the job backfill onto booked nodes (it ends before some booking opens)?"""
-        return self.early_until is not None and self.now + job.spec.walltime <= self.early_until
+        """Could the job backfill onto booked nodes (it ends before some booking opens, and its shapes are not
+        already known not to fit there)?"""
+        ends = self.now + job.spec.walltime
+        if self.early_until is None or ends > self.early_until:
+            return False
+        assert self.fence is not None
+        return not self.fence.early_hopeless(self.state.shapes[job.spec.id], ends)
 
     def step_booked(self, job: PendingJob) -> None:
         """A job naming a booking: start it on the booking's nodes when the window is open and it fits."""
@@ -414,7 +419,7 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
         res = cycle._reservation
         key = (shape_class[jid], res is not None and now + job.spec.walltime > res.start)
         if key in hopeless and jid not in nominated and (
-                early_until is None or now + job.spec.walltime > early_until):
+                early_until is None or not cycle.may_go_early(job)):
             if explain:
                 result.order.append(jid)
                 result.waiting[jid] = cycle.idle_reason()
