@@ -206,9 +206,12 @@ def append(session: Session, state: State, ledger: Ledger) -> list[Entry]:
     params = []
     opened: list[dict[str, Any]] = []
     closed: list[str] = []
+    committed = programmes.Commitments()
     for e in new:
         detail: dict[str, Any] | None = None
         pid = state.project_ids[e.project]
+        if e.programme:
+            committed.add(e.programme, e.project.split("/", 1)[0], e.kind, e.amount, e.subsidy)
         if e.kind is EntryKind.HOLD:
             hold = ledger.holds[e.ref]
             detail = _run_to_json(hold.run)
@@ -229,6 +232,7 @@ def append(session: Session, state: State, ledger: Ledger) -> list[Entry]:
     if opened:
         session.execute(insert(OpenHoldRow), opened)
     _write_totals(session, ledger, {state.project_ids[e.project]: e.project for e in new}, new[-1].at)
+    programmes.add_to_totals(session, committed)
     return list(new)
 
 
@@ -461,8 +465,9 @@ def job_costs(session: Session, job_id: int) -> tuple[Decimal | None, Decimal | 
 
 
 def full_ledger(session: Session) -> Ledger:
-    """The whole ledger rebuilt from the database (entries numbered 1, 2, ... in id order), with the state
-    derived from them; :meth:`Ledger.verify` checks it."""
+    """The whole ledger rebuilt from the database (entries numbered 1, 2, ... in id order), with the running
+    totals and open holds kept beside them: :meth:`Ledger.verify` checks the entries and that the kept state
+    is what they add up to."""
     projects = {p.id: project_key(p.org.name, p.name) for p in session.scalars(select(ProjectRow))}
     state = load_state(session, projects, lock=False)
     out: list[Entry] = []
@@ -472,11 +477,8 @@ def full_ledger(session: Session) -> Ledger:
         out.append(Entry(i + 1, r.at, kind, projects[r.project_id], r.amount, r.ref or "",
                          projects[r.project_id].split("/", 1)[0], r.subsidy, r.programme, usage, r.note))
     budgets = {k: b for k, b in state.ledger.budgets.items() if b.balance or b.held or b.spent}
-    committed = programmes.Commitments()
-    for e in out:
-        if e.programme:
-            committed.add(e.programme, e.org, e.kind, e.amount, e.subsidy)
-    return programmes.with_commitments(Ledger(tuple(out), budgets, state.ledger.holds), committed)
+    return programmes.with_commitments(Ledger(tuple(out), budgets, state.ledger.holds),
+                                       programmes.commitments(session))
 
 
 def usage_records(session: Session) -> list[ChargeRecord]:

@@ -22,7 +22,9 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gpucloud.errors import InputError
@@ -31,7 +33,7 @@ from gpucloud.money.points import QUANTUM, ZERO
 from gpucloud.money.subsidy import Programme
 from gpucloud.service.store.engine import is_postgres
 from gpucloud.service.store.errors import Conflict, NotFound
-from gpucloud.service.store.models import LedgerEntryRow, OrgRow, ProgrammeRow, ProjectRow
+from gpucloud.service.store.models import OrgRow, ProgrammeRow, ProgrammeTotalRow
 
 # --- parsing ---------------------------------------------------------------------------------------------------
 
@@ -204,22 +206,34 @@ class Commitments:
         return out
 
 
-_KINDS = (EntryKind.HOLD.value, EntryKind.RELEASE.value, EntryKind.SUBSIDY.value)
-
-
 def commitments(session: Session, names: Iterable[str] | None = None) -> Commitments:
-    """What the programmes (``names``, else all) have paid and hold, summed from the ledger in Python
-    (SQLite stores points as text: no SQL SUM)."""
-    stmt = (select(LedgerEntryRow.programme, OrgRow.name, LedgerEntryRow.kind, LedgerEntryRow.amount,
-                   LedgerEntryRow.subsidy)
-            .join(ProjectRow, ProjectRow.id == LedgerEntryRow.project_id).join(OrgRow, OrgRow.id == ProjectRow.org_id)
-            .where(LedgerEntryRow.programme != "", LedgerEntryRow.kind.in_(_KINDS)))
+    """What the programmes (``names``, else all) have paid and hold: their running totals per org (kept with
+    the entries by :func:`gpucloud.service.budgets.append`; ``Ledger.verify`` over the entries checks them)."""
+    stmt = select(ProgrammeTotalRow)
     if names is not None:
-        stmt = stmt.where(LedgerEntryRow.programme.in_(sorted(set(names))))
+        stmt = stmt.where(ProgrammeTotalRow.programme.in_(sorted(set(names))))
     out = Commitments()
-    for programme, org, kind, amount, subsidy in session.execute(stmt):
-        out.add(programme, org, EntryKind(kind), amount, subsidy)
+    for r in session.scalars(stmt):
+        out.paid[(r.programme, r.org)] = r.paid
+        out.held[(r.programme, r.org)] = r.held
     return out
+
+
+def add_to_totals(session: Session, delta: Commitments) -> None:
+    """Add ``delta`` to the stored totals, the rows locked (PostgreSQL) in key order, after the budget rows."""
+    keys = sorted(set(delta.paid) | set(delta.held))
+    if not keys:
+        return
+    ins = pg_insert(ProgrammeTotalRow) if is_postgres(session) else sqlite_insert(ProgrammeTotalRow)
+    session.execute(ins.on_conflict_do_nothing(), [{"programme": p, "org": o, "paid": ZERO, "held": ZERO}
+                                                   for p, o in keys])
+    stmt = select(ProgrammeTotalRow).where(tuple_(ProgrammeTotalRow.programme, ProgrammeTotalRow.org).in_(keys))
+    if is_postgres(session):
+        stmt = stmt.order_by(ProgrammeTotalRow.programme, ProgrammeTotalRow.org).with_for_update()
+    for r in session.scalars(stmt):
+        key = (r.programme, r.org)
+        r.paid += delta.paid.get(key, ZERO)
+        r.held += delta.held.get(key, ZERO)
 
 
 def with_commitments(ledger: Ledger, c: Commitments) -> Ledger:

@@ -257,6 +257,18 @@ class BudgetRow(Base):
     spent: Mapped[Decimal] = mapped_column(Points(), server_default="0")
 
 
+class ProgrammeTotalRow(Base):
+    """What a subsidy programme has paid (SUBSIDY entries) and holds (the programme's parts of open holds) for
+    one org: running totals written with the entries, so a hold never sums the programme's history."""
+
+    __tablename__ = "programme_totals"
+
+    programme: Mapped[str] = mapped_column(String(100), primary_key=True)
+    org: Mapped[str] = mapped_column(String(100), primary_key=True)
+    paid: Mapped[Decimal] = mapped_column(Points(), server_default="0")
+    held: Mapped[Decimal] = mapped_column(Points(), server_default="0")
+
+
 class OpenHoldRow(Base):
     """A hold not yet released (the run it belongs to is admitted or running): inserted with its HOLD entry,
     deleted with its RELEASE entry. ``detail``: the run and its programme, as on the HOLD entry."""

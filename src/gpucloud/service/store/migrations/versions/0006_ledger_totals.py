@@ -1,5 +1,6 @@
-"""The ledger's running totals on each budget row, and the open holds: reading a project's state no longer sums
-its whole history. Existing ledgers are summed once here, with the same rules.
+"""The ledger's running totals on each budget row, the open holds, and each subsidy programme's totals per org:
+reading a project's or a programme's state no longer sums its whole history. Existing ledgers are summed once
+here, with the same rules.
 
 Revision ID: 0006
 Revises: 0005
@@ -39,6 +40,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("ref", name=op.f("pk_open_holds")),
     )
     op.create_index(op.f("ix_open_holds_project_id"), "open_holds", ["project_id"])
+    op.create_table(
+        "programme_totals",
+        sa.Column("programme", sa.String(length=100), nullable=False),
+        sa.Column("org", sa.String(length=100), nullable=False),
+        sa.Column("paid", Points(), nullable=False, server_default="0"),
+        sa.Column("held", Points(), nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("programme", "org", name=op.f("pk_programme_totals")),
+    )
     _sum_existing()
 
 
@@ -52,15 +61,23 @@ def _sum_existing() -> None:
         out = points.process_result_value(v, dialect)
         return out if out is not None else Decimal(0)
 
-    rows = bind.execute(sa.text("SELECT project_id, kind, amount, ref, subsidy, detail FROM ledger_entries "
-                                "ORDER BY id")).all()
+    rows = bind.execute(sa.text("SELECT e.project_id, e.kind, e.amount, e.ref, e.subsidy, e.detail, e.programme, "
+                                "o.name FROM ledger_entries e JOIN projects p ON p.id = e.project_id "
+                                "JOIN orgs o ON o.id = p.org_id ORDER BY e.id")).all()
     if not rows:
         return
+    prog: dict[tuple[str, str], list[Decimal]] = {}  # paid, held
     tot: dict[int, list[Decimal]] = {}
     holds: dict[str, tuple[int, Decimal, Decimal, Any]] = {}
-    for pid, kind, amount, ref, subsidy, detail in rows:
+    for pid, kind, amount, ref, subsidy, detail, programme, org in rows:
         t = tot.setdefault(pid, [Decimal(0), Decimal(0), Decimal(0)])  # balance, held, spent
         a = dec(amount)
+        if programme and kind in ("subsidy", "hold", "release"):
+            pt = prog.setdefault((programme, org), [Decimal(0), Decimal(0)])
+            if kind == "subsidy":
+                pt[0] += a
+            else:
+                pt[1] += dec(subsidy) if kind == "hold" else -dec(subsidy)
         if kind in ("top_up", "refund"):
             t[0] += a
             if kind == "refund":
@@ -92,9 +109,14 @@ def _sum_existing() -> None:
     for ref, (pid, amount, subsidy, detail) in holds.items():
         bind.execute(open_holds.insert().values(ref=ref, project_id=pid, amount=amount, subsidy=subsidy,
                                                 detail=detail))
+    totals = sa.table("programme_totals", sa.column("programme"), sa.column("org"), sa.column("paid", Points()),
+                      sa.column("held", Points()))
+    for (programme, org), (paid, held) in prog.items():
+        bind.execute(totals.insert().values(programme=programme, org=org, paid=paid, held=held))
 
 
 def downgrade() -> None:
+    op.drop_table("programme_totals")
     op.drop_index(op.f("ix_open_holds_project_id"), table_name="open_holds")
     op.drop_table("open_holds")
     with op.batch_alter_table("budgets", schema=None) as batch_op:
