@@ -1,5 +1,5 @@
-"""Job operations: submit (validated against the cluster), list, get with events, cancel, the queue, logs;
-and the conversions the control loop uses (:func:`job_spec`, :func:`active_jobs`, :func:`set_queue_info`).
+"""Job operations: submit (validated against the cluster), list, get with events, cancel, the queue, logs, the
+GPUs each job holds (:func:`holders`), and :func:`set_queue_info` (wait reasons and queue order).
 
 Every function works inside the caller's transaction (a :class:`Session`), except :func:`submit`, which owns
 its transactions so that a racing retry with the same idempotency key still yields one job.
@@ -383,29 +383,8 @@ def holders(session: Session) -> list[GpuHolder]:
             for jid, oid, uid, state, placement in rows for p in placement_from_json(placement)]
 
 
-def job_spec(job: JobRow) -> JobSpec:
-    """The scheduling core's view of a job row (``id`` is ``str(job.id)``)."""
-    return JobSpec(id=str(job.id), org=job.org.name, num_gpus=job.num_gpus, submit_time=job.submitted_at,
-                   walltime=job.walltime_s, gpu_type=job.gpu_type, nodes=job.nodes, priority=job.priority,
-                   preemptible=job.preemptible, grace=job.grace_s, user=job.user.name, project=job.project.name)
-
-
 def job_placement(job: JobRow) -> list[PlacedNode]:
     return placement_from_json(job.placement)
-
-
-def pending_jobs(session: Session) -> list[JobRow]:
-    """Every pending job, in queue order."""
-    return list(session.scalars(
-        select(JobRow).where(JobRow.state == JobState.PENDING.value).order_by(*queue_order())
-    ))
-
-
-def active_jobs(session: Session) -> list[JobRow]:
-    """Every job holding GPUs (admitted, running, preempting), oldest first."""
-    return list(session.scalars(
-        select(JobRow).where(JobRow.state.in_([s.value for s in HOLDING_STATES])).order_by(JobRow.id)
-    ))
 
 
 def set_queue_info(session: Session, reasons: Mapping[int, str], order: Sequence[int]) -> None:

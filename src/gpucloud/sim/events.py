@@ -37,9 +37,6 @@ class EventLoop(Generic[P]):
         self._seq += 1
         heapq.heappush(self._heap, (time, int(kind), self._seq, payload))
 
-    def peek_time(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
-
     def step(self, handle: Callable[[int, P], None], after_step: Callable[[float], None]) -> bool:
         """Advance to the next event time, handle every event due then, and call ``after_step``."""
         if not self._heap:
