@@ -57,6 +57,33 @@ def test_charge_with_refund(rig: Rig) -> None:
     rig.verify()
 
 
+def test_tariff_change_between_two_jobs(rig: Rig) -> None:
+    """fy2026 (2 points per GPU-hour) is in force; fy2027 (3 points) starts in 30 minutes. Job A starts now and
+    runs an hour, across the change: it pays fy2026 for all of it, 2 GPUs × 1 h × 2 = 4. Job B starts after the
+    change and runs an hour: 2 GPUs × 1 h × 3 = 6."""
+    now = rig.clock()
+    later = {"tariffs": [{"name": "fy2027", "valid_from": now + 1800, "points_per_gpu_hour": {"H100-80GB": "3"},
+                          "service_classes": {"standard": "1"}}]}
+    assert rig.world.call("admin", "POST", "/api/v1/tariffs", later).status_code == 201
+    rig.top_up("100")
+    a = rig.submit(walltime="2h")
+    rig.loop.tick()
+    assert rig.job(a)["estimated_cost"] == "8.0000"  # 2 GPUs × 2 h × 2, at fy2026
+    rig.clock.advance(3600)
+    rig.executor.finish(a)
+    b = rig.submit(walltime="2h")
+    rig.loop.tick()
+    rig.loop.tick()
+    assert rig.job(a)["final_cost"] == "4.0000"
+    assert rig.job(b)["estimated_cost"] == "12.0000"  # 2 GPUs × 2 h × 3, at fy2027
+    rig.clock.advance(3600)
+    rig.executor.finish(b)
+    rig.loop.tick()
+    assert rig.job(b)["final_cost"] == "6.0000"
+    assert rig.budget()["balance"] == "90.0000"  # 100 − 4 − 6
+    rig.verify()
+
+
 def test_job_held_for_budget_is_released_by_a_top_up(rig: Rig) -> None:
     rig.top_up("3")
     jid = rig.submit(walltime="1h")  # needs 4
