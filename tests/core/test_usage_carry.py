@@ -66,3 +66,12 @@ def test_runs_that_stopped_between_cycles_are_counted_exactly() -> None:
     Scheduler(cluster, None, "fairshare", usage=lost).cycle(0.0)
     Scheduler(cluster, None, "fairshare", usage=lost).cycle(3600.0)
     assert lost.usage.get("a", {}).get("H100-80GB", 0.0) == 0.0
+
+
+def test_usage_of_an_idle_org_decays_in_a_rebuilt_scheduler() -> None:
+    """Org "a" has 10,000 decayed GPU-seconds and holds nothing; a scheduler built a half-life later halves
+    them (the live loop's schedulers know only the orgs they hold jobs of, yet every org's usage decays)."""
+    half = 7 * 24 * 3600.0
+    usage = DecayedUsage({"a": {"H100-80GB": 10_000.0}}, last=0.0)
+    Scheduler(parse_inline("1x8"), None, "fairshare", usage=usage).cycle(half)
+    assert math.isclose(usage.usage["a"]["H100-80GB"], 5_000.0, rel_tol=1e-12)

@@ -49,3 +49,33 @@ def test_usage_outlives_a_restart(db_url: str, tmp_path: Path) -> None:
     assert states == {a: "pending", b: "running"}
     world.client.close()
     world.app.state.gpucloud.engine.dispose()
+
+
+def test_a_preempted_run_counts_until_it_stopped(db_url: str, tmp_path: Path) -> None:
+    """alpha's low-priority job holds all 32 GPUs from T; at T + 3600 beta's high-priority job preempts it; it
+    stops 30 s later (its grace), is queued again, and beta's job starts. alpha used 32 GPUs for 3,630 s: the
+    last 30 s are reported from the requeued row (its run's GPU type is kept for that). Decayed with the
+    7-day half-life: 32 · τ · (1 − e^(−3630/τ)) ≈ 115,952 GPU-seconds."""
+    import math
+
+    clock = FakeClock()
+    world = make_world(db_url, tmp_path, clock)
+    executor = Manual()
+    loop = new_loop(world, clock, executor)
+    low = int(world.submit("alice", num_gpus=32, walltime="4h", priority="low", grace="30s")["id"])
+    loop.tick()
+    clock.advance(3600)
+    world.submit("bob", num_gpus=32, walltime="1h", priority="high")
+    loop.tick()  # preempts alpha's job (the manual executor ends it at the SIGTERM)
+    assert world.call("admin", "GET", f"/api/v1/jobs/{low}").json()["state"] == "preempting"
+    clock.advance(30)
+    loop.tick()  # it stopped: queued again; the cycle counts its last 30 s
+    job = world.call("admin", "GET", f"/api/v1/jobs/{low}").json()
+    assert (job["state"], job["assigned_gpu_type"]) == ("pending", "H100-80GB")
+    loop.stop()  # saves the usage
+    tau = 7 * 24 * 3600 / math.log(2)
+    with world.app.state.gpucloud.sessions() as session:
+        got = load_usage(session).usage["alpha"]["H100-80GB"]
+    assert math.isclose(got, 32 * tau * (1 - math.exp(-3630 / tau)), rel_tol=1e-9)
+    world.client.close()
+    world.app.state.gpucloud.engine.dispose()

@@ -2,6 +2,9 @@
 
 The clock starts at 1_700_000_000 = 2023-11-14 22:13:20 UTC; the next UTC midnight is 1_700_006_400, 6,400 s
 later. A run of 3 h from there has 6,400 s on the 14th and 4,400 s on the 15th.
+
+The endpoint takes GPU-hours (and runs) from the jobs' runs in ``job_events`` and points from the ledger's
+charges; with a tariff the two describe the same runs, so the numbers are those of the charges alone.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from money_books import Manual
 from test_budgets import TARIFF
 
 from gpucloud.errors import InputError
+from gpucloud.model.job import JobState
 from gpucloud.money.usage import ChargeRecord, aggregate
 from gpucloud.service.loop import ControlLoop, LoopConfig
-from gpucloud.service.usage_series import bucket_starts, default_start, label, series
+from gpucloud.service.store.models import JobRow
+from gpucloud.service.store.placement import PlacedNode
+from gpucloud.service.transitions import apply_transition
+from gpucloud.service.usage_series import RunRecord, bucket_starts, default_start, label, series
 
 T0 = 1_700_000_000.0
 MIDNIGHT = 1_700_006_400.0  # 2023-11-15 00:00 UTC
@@ -77,6 +84,23 @@ def test_ranges_select_whole_buckets() -> None:
     assert label(default_start(T0, "month"), "month") == "2022-12"  # 12 months with November
     with pytest.raises(InputError):
         bucket_starts(0, T0, "day")  # > 1000 days
+
+
+def test_runs_give_gpu_hours_and_charges_give_points() -> None:
+    # alpha: a charge of 12 points for 2 GPUs × 3 h from T0, and the same run as a run: GPU-hours once, not twice.
+    # beta ran 1 GPU for 1 h at 23:00 on the 14th with no charge (no tariff then): 1 GPU-hour, 0 points.
+    # gamma: a paid reservation's charge (whole window), no job ran in it: points but no GPU-hours.
+    recs = [_rec("alpha", T0, T0 + 10_800, 2, "12"), _rec("gamma", T0, T0 + 3600, 4, "8")]
+    runs = [RunRecord(1, "alpha", "default", "alpha-user", "H100-80GB", T0, T0 + 10_800, 2),
+            RunRecord(2, "beta", "default", "beta-user", "H100-80GB", MIDNIGHT - 3600, MIDNIGHT, 1)]
+    got = series(recs, "day", runs=runs)
+    assert _rows(got) == [
+        ("2023-11-14", "alpha", "3.5556", "7.1111", "0.0000"),
+        ("2023-11-14", "beta", "1.0000", "0.0000", "0.0000"),
+        ("2023-11-14", "gamma", "0.0000", "8.0000", "0.0000"),
+        ("2023-11-15", "alpha", "2.4444", "4.8889", "0.0000"),
+    ]
+    assert [p.runs for p in got] == [1, 1, 0, 1]  # runs of jobs, not charge records
 
 
 # --- through the API, with runs charged by the control loop ---------------------------------------------------
@@ -158,3 +182,111 @@ def test_series_endpoint_rejects_bad_input(world: World) -> None:
         r = world.call("admin", "GET", f"/api/v1/usage/series?{query}")
         assert r.status_code == 422, (query, r.text)
         assert r.json()["detail"][0]["field"] == field, (query, r.json())
+
+
+# --- no tariff: GPU-hours from the runs in job_events ---------------------------------------------------------
+
+H = 3600.0
+NOW = MIDNIGHT + 86_400 + 3 * H  # 2023-11-16 03:00 UTC
+
+
+def _move(w: World, job_id: int, at: float, *states: JobState) -> None:
+    """Move a job through ``states`` at ``at`` as the control loop would (no loop runs in these tests)."""
+    with w.app.state.gpucloud.sessions.begin() as s:
+        job = s.get(JobRow, job_id)
+        assert job is not None
+        for st in states:
+            apply_transition(s, job, st, f"test: {st}", at, placement=[PlacedNode("n0", (0,))], gpu_type="H100-80GB",
+                             exit_code=0 if st == JobState.SUCCEEDED else None)
+
+
+@pytest.fixture
+def bare(db_url: str, tmp_path: Path) -> Iterator[World]:
+    """No tariff, so no charges. Jobs submitted at T0 (22:13:20 on the 14th), moved by hand:
+
+    - A (alice, alpha, 2 GPUs): runs 23:00 on the 14th → 01:00 on the 15th: 2 GPU-h on each day.
+    - B (bob, beta, 1 GPU): runs 01:00 → 02:00 on the 15th (preempted at 01:30, requeued at 02:00: the grace
+      counts), waits 02:00 → 05:00 (not counted), runs again 05:00 → 06:30 and succeeds: 1 + 1.5 = 2.5 GPU-h.
+    - C (amy, alpha, 1 GPU): running since 22:00 on the 15th, still running at NOW (03:00 on the 16th): 2 GPU-h
+      on the 15th, 3 on the 16th.
+    - D (alice, alpha, 2 GPUs): never ran (pending).
+    """
+    clock = FakeClock(now=T0)
+    w = make_world(db_url, tmp_path, clock, cluster_file="1x4:H100")
+    assert w.call("admin", "GET", "/api/v1/tariffs").json()["tariffs"] == []
+    a = int(w.submit("alice", num_gpus=2, walltime="4h")["id"])
+    b = int(w.submit("bob", num_gpus=1, walltime="4h")["id"])
+    c = int(w.submit("amy", num_gpus=1, walltime="8h")["id"])
+    w.submit("alice", num_gpus=2, walltime="4h")
+    R, S = JobState.RUNNING, JobState.SUCCEEDED
+    _move(w, a, MIDNIGHT - H - 60, JobState.ADMITTED)
+    _move(w, a, MIDNIGHT - H, R)
+    _move(w, a, MIDNIGHT + H, S)
+    _move(w, b, MIDNIGHT + H, JobState.ADMITTED, R)
+    _move(w, b, MIDNIGHT + 1.5 * H, JobState.PREEMPTING)
+    _move(w, b, MIDNIGHT + 2 * H, JobState.PENDING)
+    _move(w, b, MIDNIGHT + 5 * H, JobState.ADMITTED, R)
+    _move(w, b, MIDNIGHT + 6.5 * H, S)
+    _move(w, c, MIDNIGHT + 22 * H, JobState.ADMITTED, R)
+    clock.now = NOW
+    yield w
+    w.client.close()
+    w.app.state.gpucloud.engine.dispose()
+
+
+def _full(doc: Any) -> list[tuple[str, str, str, int, str, str, str]]:
+    return [(i["bucket"], i["org"], i["gpu_type"], i["runs"], i["gpu_hours"], i["points"], i["charged"])
+            for i in doc["items"]]
+
+
+def test_without_a_tariff_gpu_hours_come_from_the_runs(bare: World) -> None:
+    doc = _series(bare, "admin", "bucket=day&from=2023-11-14&to=2023-11-17")
+    h100 = "H100-80GB"
+    assert _full(doc) == [
+        ("2023-11-14", "alpha", h100, 1, "2.0000", "0.0000", "0.0000"),  # A: 2 GPUs × 23:00-24:00
+        ("2023-11-15", "alpha", h100, 2, "4.0000", "0.0000", "0.0000"),  # A: 2 × 1 h; C: 1 × 2 h
+        ("2023-11-15", "beta", h100, 2, "2.5000", "0.0000", "0.0000"),  # B: two runs, 1 h + 1.5 h, not the gap
+        ("2023-11-16", "alpha", h100, 1, "3.0000", "0.0000", "0.0000"),  # C: 00:00 → now (03:00)
+    ]
+    month = _series(bare, "admin", "bucket=month&to=2023-11-17")
+    # alpha: 2 + 4 + 3 GPU-h from two runs (A, C; a run split across days counts once in a month)
+    assert _full(month) == [("2023-11", "alpha", h100, 2, "9.0000", "0.0000", "0.0000"),
+                            ("2023-11", "beta", h100, 2, "2.5000", "0.0000", "0.0000")]
+    # A range starting inside runs: A began before the 15th (its start event is read separately) and C has no
+    # event at all since the 16th (it is running): both counted from the range's first bucket only.
+    assert _items(_series(bare, "admin", "bucket=day&from=2023-11-15T12:00&to=2023-11-16")) == [
+        ("2023-11-15", "alpha", "4.0000", "0.0000"), ("2023-11-15", "beta", "2.5000", "0.0000")]
+    assert _items(_series(bare, "admin", "bucket=day&from=2023-11-16")) == [("2023-11-16", "alpha", "3.0000", "0.0000")]
+    # a range of only the 14th: A's 23:00-24:00, nothing of what followed
+    assert _items(_series(bare, "admin", "bucket=day&from=2023-11-14&to=2023-11-15")) == [
+        ("2023-11-14", "alpha", "2.0000", "0.0000")]
+    # project filter: every job is in "default"
+    assert _series(bare, "admin", "bucket=day&from=2023-11-14&project=nope")["items"] == []
+
+    # later, C still running: counted up to the clock
+    bare.clock.now = NOW + 2 * H
+    assert _items(_series(bare, "admin", "bucket=day&from=2023-11-16")) == [("2023-11-16", "alpha", "5.0000", "0.0000")]
+
+
+def test_without_a_tariff_tenancy_is_unchanged(bare: World) -> None:
+    query = "bucket=day&from=2023-11-14&to=2023-11-17"
+    for user in ("alice", "alpha-admin", "amy"):
+        assert {i["org"] for i in _series(bare, user, query)["items"]} == {"alpha"}
+        assert len(_series(bare, user, query)["items"]) == 3
+    assert _items(_series(bare, "bob", query)) == [("2023-11-15", "beta", "2.5000", "0.0000")]
+    assert bare.call("alice", "GET", f"/api/v1/usage/series?{query}&org=beta").status_code == 403
+    assert bare.call("bob", "GET", f"/api/v1/usage/series?{query}&org=alpha").status_code == 403
+    assert _items(_series(bare, "bob", f"{query}&org=beta")) == [("2023-11-15", "beta", "2.5000", "0.0000")]
+    assert _items(_series(bare, "admin", f"{query}&org=beta")) == [("2023-11-15", "beta", "2.5000", "0.0000")]
+
+
+def test_a_requeued_job_keeps_its_runs(bare: World) -> None:
+    # E (bob, 1 GPU) runs 08:00 → 09:00 on the 15th, is preempted and stays pending: its run counts, under the
+    # GPU type of that run (kept on the requeued job).
+    bare.clock.now = MIDNIGHT + 7 * H  # submitted before it ran
+    e = int(bare.submit("bob", num_gpus=1, walltime="4h")["id"])
+    bare.clock.now = NOW
+    _move(bare, e, MIDNIGHT + 8 * H, JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTING)
+    _move(bare, e, MIDNIGHT + 9 * H, JobState.PENDING)
+    doc = _series(bare, "bob", "bucket=day&from=2023-11-15&to=2023-11-16")
+    assert _full(doc) == [("2023-11-15", "beta", "H100-80GB", 3, "3.5000", "0.0000", "0.0000")]

@@ -170,6 +170,7 @@ def test_usage_and_budgets_page(server: ServerProcess, world: dict[str, Any], ne
     assert Decimal(lab_budget["balance"]) == Decimal("100") - Decimal(done[0]["final_cost"])
     mine = [i for i in series["items"] if i["org"] in (lab, inst)]
     assert {i["org"] for i in mine} == {lab, inst}
+    # GPU-hour bars come from the jobs' runs, point bars from the charges (here the same runs, all charged)
     expected_bars = len({(i["bucket"], i["org"]) for i in series["items"] if Decimal(i["gpu_hours"]) > 0})
     assert expected_bars >= 2
 

@@ -146,8 +146,7 @@ class Requeue(Transition):
         if job.state == S.PREEMPTING and job.started_at is not None:
             gpus = sum(len(p.gpus) for p in placement_from_json(job.placement))
             job.attained_gpu_s += gpus * max(0.0, now - job.started_at)
-        job.placement = None
-        job.assigned_gpu_type = None
+        job.placement = None  # the GPU type of the run stays: fair share and the usage series count that run
         job.handle = None
         job.queued_at = now
 

@@ -86,7 +86,9 @@ class FairShare(Policy):
             # Exact integral of a constant allocation A under exponential decay: A·τ·(1 − e^(−dt/τ)).
             gain = self.tau * (1.0 - decay)
             empty: Counter[str] = Counter()
-            for org in set(self.state.used) | set(self.gone):
+            # Every org with usage decays, also one holding nothing now (a scheduler built per cycle, as the live
+            # loop's, knows only the orgs it holds jobs of).
+            for org in set(memory.usage) | set(self.state.used) | set(self.gone):
                 used = self.state.used.get(org, empty)
                 gone = self.gone.get(org, empty)
                 u = memory.usage.setdefault(org, {})

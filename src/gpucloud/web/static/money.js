@@ -107,7 +107,11 @@ export async function usagePage(main, ctx) {
     const bucket = bucketSel.value, group = groupSel.value;
     const [doc, tariffs] = await Promise.all([api(`/usage/series?bucket=${bucket}`, { signal: ctx.signal }),
       api('/tariffs', { signal: ctx.signal })]);
-    chargingNote.textContent = tariffs.tariffs.length ? t('usage.fromLedger') : t('usage.chargingOff');
+    // GPU-hours come from the jobs' runs whether or not a tariff exists; points only once charging is on, so
+    // without a tariff the points chart is left out (it could only be empty) and the note says why.
+    const charging = tariffs.tariffs.length > 0;
+    chargingNote.textContent = charging ? t('usage.fromLedger') : t('usage.chargingOff');
+    chargingNote.dataset.charging = String(charging);
     const buckets = doc.buckets.map((b) => ({ key: b.label, label: bucketLabel(b.label, bucket) }));
     const byKey = new Map();
     for (const it of doc.items) {
@@ -123,13 +127,13 @@ export async function usagePage(main, ctx) {
     list.forEach((se, i) => { se.colour = PALETTE[i % PALETTE.length]; });
     // GPU-hours and points are exact to 0.0001: small values keep their decimals, large ones drop them.
     const fmt2 = (v) => fmtNumber(v, Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 1 ? 2 : 4, 0);
-    charts.replaceChildren(
+    charts.replaceChildren(...[
       h('div', { class: 'chart-box' }, h('h3', {}, t('usage.gpuHoursPer', { bucket: t(`usage.per.${bucket}`) })),
         stackedBars({ id: 'chart-hours', buckets, series: list.map((se) => ({ ...se, values: se.hours })), fmt: fmt2,
           unit: t('usage.gpuHours'), emptyText: t('usage.empty') })),
-      h('div', { class: 'chart-box' }, h('h3', {}, t('usage.pointsPer', { bucket: t(`usage.per.${bucket}`) })),
+      charging ? h('div', { class: 'chart-box' }, h('h3', {}, t('usage.pointsPer', { bucket: t(`usage.per.${bucket}`) })),
         stackedBars({ id: 'chart-points', buckets, series: list.map((se) => ({ ...se, values: se.points })), fmt: fmt2,
-          unit: t('unit.points'), emptyText: t('usage.empty') })));
+          unit: t('unit.points'), emptyText: t('usage.empty') })) : null].filter(Boolean));
     charts.dataset.bucket = bucket;
     charts.dataset.group = group;
     charts.dataset.items = String(doc.items.length);

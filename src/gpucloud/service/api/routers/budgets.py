@@ -182,11 +182,11 @@ class SeriesPointOut(BaseModel):
     org: str
     project: str
     gpu_type: str
-    runs: int
-    gpu_hours: str
-    points: str
-    subsidy: str
-    charged: str
+    runs: int = Field(description="job runs with time in the bucket")
+    gpu_hours: str = Field(description="from the runs of jobs (job_events), charged or not; a running job up to now")
+    points: str = Field(description="gross points of the ledger's charges (\"0.0000\" where nothing was charged)")
+    subsidy: str = Field(description="the part of points that subsidy programmes paid")
+    charged: str = Field(description="points less subsidy: what the project's budget paid")
 
 
 class SeriesOut(BaseModel):
@@ -207,10 +207,13 @@ def get_usage_series(ctx: Context, who: CurrentPrincipal, bucket: Literal["day",
                                            "(default: 30 days or 12 months before `to`)"),
                  to: str | None = Query(None, description="end, exclusive (default: now)"),
                  org: str | None = None, project: str | None = None) -> SeriesOut:
-    """GPU-hours and points per UTC day or month × org × project × GPU type, from the ledger's charges (a run
-    that crosses a bucket boundary is split by time). Operators see every org; others only their own."""
+    """GPU-hours and points per UTC day or month × org × project × GPU type: GPU-hours (and runs) from what jobs
+    ran (``job_events``; a run still going counts up to now), points, subsidy and charged from the ledger's
+    charges (0 where nothing was charged, e.g. with no tariff); a run or charge that crosses a bucket boundary is
+    split by time. Operators see every org; others only their own."""
     end = _epoch_param("to", to)
-    end = ctx.clock() if end is None else end
+    now = ctx.clock()
+    end = now if end is None else end
     start = _epoch_param("from", from_)
     if start is None:
         start = usage_series.default_start(end, bucket)
@@ -222,11 +225,14 @@ def get_usage_series(ctx: Context, who: CurrentPrincipal, bucket: Literal["day",
         org = who.org
         if org is None:
             return SeriesOut(bucket=bucket, start=start, end=end, buckets=[], items=[])
-    starts = usage_series.bucket_starts(start, end, bucket)
+    starts = usage_series.bucket_starts(start, end, bucket)  # at least one: start < end
     with ctx.sessions() as session:
         records = budgets.usage_records(session)
+        # the selected buckets whole (the range does not cut a bucket), up to now
+        runs = usage_series.job_runs(session, starts[0], usage_series.next_bucket(starts[-1], bucket), now,
+                                     org=org, project=project)
     records = [r for r in records if (org is None or r.org == org) and (project is None or r.project == project)]
-    found = usage_series.series(records, bucket, start, end)
+    found = usage_series.series(records, bucket, start, end, runs=runs)
     return SeriesOut(
         bucket=bucket, start=starts[0] if starts else start, end=end,
         buckets=[SeriesBucketOut(start=s, label=usage_series.label(s, bucket)) for s in starts],
