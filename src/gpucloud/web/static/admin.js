@@ -3,20 +3,7 @@
 import { api } from './api.js';
 import { h, raw } from './dom.js';
 import { fmtNumber, fmtTime, t } from './i18n.js';
-import { clearFormErrors, emptyRow, errorLine, field, showFormError, table } from './common.js';
-
-function form(id, titleKey, fields, submitKey, onsubmit) {
-  const el = h('form', { class: 'card form', id, novalidate: true },
-    h('h2', {}, t(titleKey)), h('div', { class: 'form-fields' }, ...fields),
-    h('button', { type: 'submit' }, t(submitKey)), h('div', { class: 'form-error error' }), h('div', { class: 'form-result' }));
-  el.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    clearFormErrors(el);
-    el.querySelector('.form-result').replaceChildren();
-    try { await onsubmit(el); } catch (err) { showFormError(el, err); }
-  });
-  return el;
-}
+import { emptyRow, errorLine, field, form, table } from './common.js';
 
 const num = (input) => (input.value.trim() === '' ? null : Number(input.value));
 const orgOptions = (orgs, withNone) => [withNone ? h('option', { value: '' }, t('users.noOrg')) : null,

@@ -83,3 +83,18 @@ export function errorLine(err) {
   }
   return h('span', { class: 'error' }, t('error.network'));
 }
+
+/** A form card: title, fields, optional extra content, a submit button; errors of `onsubmit` (an API error)
+ * shown next to their field or under the form. */
+export function form(id, titleKey, fields, submitKey, onsubmit, extra = null) {
+  const el = h('form', { class: 'card form', id, novalidate: true },
+    h('h2', {}, t(titleKey)), h('div', { class: 'form-fields' }, ...fields), extra,
+    h('button', { type: 'submit' }, t(submitKey)), h('div', { class: 'form-error error' }), h('div', { class: 'form-result' }));
+  el.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearFormErrors(el);
+    el.querySelector('.form-result').replaceChildren();
+    try { await onsubmit(el); } catch (err) { showFormError(el, err); }
+  });
+  return el;
+}

@@ -5,22 +5,9 @@ import { ApiError, api } from './api.js';
 import { h, raw } from './dom.js';
 import { fmtDuration, fmtNumber, fmtPoints, fmtTime, getLang, t, tMaybe } from './i18n.js';
 import { PALETTE, stackedBars } from './chart.js';
-import { clearFormErrors, emptyRow, errorLine, field, showFormError, table } from './common.js';
+import { emptyRow, errorLine, field, form, table } from './common.js';
 
 const now = () => Date.now() / 1000;
-
-function moneyForm(id, titleKey, fields, submitKey, onsubmit, extra = null) {
-  const el = h('form', { class: 'card form', id, novalidate: true },
-    h('h2', {}, t(titleKey)), h('div', { class: 'form-fields' }, ...fields), extra,
-    h('button', { type: 'submit' }, t(submitKey)), h('div', { class: 'form-error error' }), h('div', { class: 'form-result' }));
-  el.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    clearFormErrors(el);
-    el.querySelector('.form-result').replaceChildren();
-    try { await onsubmit(el); } catch (err) { showFormError(el, err); }
-  });
-  return el;
-}
 
 const pointsCell = (value, col) => h('td', { class: 'num', 'data-col': col, 'data-value': value ?? '' },
   value == null ? '—' : fmtPoints(value));
@@ -66,7 +53,7 @@ export async function usagePage(main, ctx) {
     const cap = h('input', { id: 'topup-cap', inputmode: 'decimal', placeholder: t('budgets.noCap') });
     const expires = h('input', { id: 'topup-expires', type: 'date' });
     const note = h('input', { id: 'topup-note' });
-    top.append(moneyForm('topup-form', 'topup.title', [field('topup.project', 'project', projectSel),
+    top.append(form('topup-form', 'topup.title', [field('topup.project', 'project', projectSel),
       field('topup.amount', 'amount', amount), field('topup.cap', 'cap', cap),
       field('topup.expires', 'expires_at', expires), field('topup.note', 'note', note)], 'topup.submit', async (el) => {
       const [org, project] = JSON.parse(projectSel.value || '[]');
@@ -275,7 +262,7 @@ export async function tariffsPage(main, ctx) {
       const cluster = await api('/cluster', { signal: ctx.signal });
       text.value = exampleTariff(cluster.gpu_types.map((g) => g.name));
     });
-    const form = moneyForm('tariff-form', 'tariffs.load', [slot], 'tariffs.loadSubmit', async (el) => {
+    const loadForm = form('tariff-form', 'tariffs.load', [slot], 'tariffs.loadSubmit', async (el) => {
       let body;
       try {
         body = await parseTariffs(text.value);
@@ -299,7 +286,7 @@ export async function tariffsPage(main, ctx) {
         } else throw err;
       }
     }, h('div', { class: 'form-tools' }, example, h('span', { class: 'muted small' }, t('tariffs.formats'))));
-    cols.append(form);
+    cols.append(loadForm);
   }
 
   async function refresh() {
