@@ -148,3 +148,21 @@ def test_choose_nodes_skips_busy_overlapping_and_down_nodes() -> None:
     with pytest.raises(InputError) as e:
         choose_nodes(cluster, "B200", 1, 100.0, 200.0, [], [])
     assert e.value.field == "gpu_type"
+
+
+def test_a_trespasser_is_preempted_when_the_window_opens() -> None:
+    # "late" (org co) holds n2 and runs to t=300: it started in a race with the approval of r1 (n2, n3 from
+    # t=100). At t=50 nothing happens; at t=100 it is preempted, whatever its priority or preemptibility, and
+    # uni's job gets n2 once it has stopped.
+    s = sched("fifo")
+    s.restore_running(RunningJob(JobSpec("late", "co", 8, 0.0, 300.0, preemptible=False, priority=20),
+                                 Placement(GT, ((2, tuple(range(8))),)), 0.0))
+    s.submit(job("mine", "uni", 16, 90.0, at=10.0, reservation="r1"))
+    assert s.cycle(50.0).preemptions == []
+    r = s.cycle(100.0, explain=True)
+    assert [(p.job_id, p.for_job) for p in r.preemptions] == [("late", "reservation:r1")]
+    assert r.admissions == [] and r.waiting["mine"] == WaitReason.NO_FIT
+    assert s.cycle(101.0).preemptions == []  # asked once
+    s.release("late", 102.0)  # it stopped (the live loop queues it again in a scheduler of its own)
+    r = s.cycle(102.0)
+    assert [a.job_id for a in r.admissions] == ["mine"] and nodes_of(s, "mine") == [2, 3]

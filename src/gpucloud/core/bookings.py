@@ -11,6 +11,9 @@ type kept for ``org`` during ``[start, end)``. The rules, applied every cycle by
   the window starts (backfill onto booked nodes), tried when it fits nowhere else.
 * Jobs on hidden nodes are never chosen as preemption victims, and EASY backfill does not plan the head job
   onto them.
+* When a window is open, a job of anyone else still on its nodes is preempted (:meth:`Fence.trespassers`).
+  Approval only books nodes whose jobs end before the window, so this happens only to a job admitted in a race
+  with the approval (the loop decided on a snapshot read just before it); it keeps the booking's promise.
 
 Hiding takes the free GPUs of those nodes out of the index for the cycle and gives them back at its end, so
 an index that outlives the cycle (the simulator's) stays exact. :func:`choose_nodes` picks the nodes of a new
@@ -144,6 +147,23 @@ class Fence:
         if self._fenced_jobs is None:
             self._fenced_jobs = {jid for jid, r in running.items() if self.touches(r.placement)}
         return self._fenced_jobs
+
+    def trespassers(self, running: Mapping[str, RunningJob]) -> list[tuple[RunningJob, Booking]]:
+        """Running jobs not in a booking whose window is open, on that booking's nodes (not yet preempting)."""
+        open_now = [b for b in self.bookings.values() if b.open_at(self.now)]
+        if not open_now:
+            return []
+        out = []
+        for jid in sorted(self.fenced_jobs(running)):
+            r = running[jid]
+            if r.preempting:
+                continue
+            nodes = {n for n, _ in r.placement.nodes}
+            for b in open_now:
+                if r.spec.reservation != b.id and nodes.intersection(b.nodes):
+                    out.append((r, b))
+                    break
+        return out
 
     def _with(self, nodes: Iterable[int]) -> list[int]:
         """Show the hidden free GPUs of ``nodes`` (not down ones); the nodes shown."""

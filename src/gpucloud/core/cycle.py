@@ -142,6 +142,10 @@ def hold_for(state: SchedulerState, job: PendingJob, opts: list[tuple[str, Shape
             held.append((node, mask))
 
 
+#: the ``for_job`` of a preemption that clears a reservation's nodes (followed by the booking id)
+RESERVATION_VICTIM = "reservation:"
+
+
 def _why(victim: RunningJob, job: PendingJob) -> str:
     if victim.spec.priority < job.spec.priority:
         return f"priority: job {job.spec.id} has a higher priority class"
@@ -401,6 +405,10 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
     cycle = _Cycle(state, policy, now, explain)
     result = cycle.result
     if cycle.fence is not None:
+        for run, booking in cycle.fence.trespassers(state.running):
+            run.preempting = True
+            result.preemptions.append(Preemption(run.spec.id, f"{RESERVATION_VICTIM}{booking.id}",
+                                                 f"reservation {booking.id} holds its node from now"))
         # Jobs naming a booking do not queue behind the others: their nodes are theirs alone.
         for job in [j for j in state.pending.values() if j.spec.reservation is not None]:
             cycle.step_booked(job)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gpucloud.core.cycle import RESERVATION_VICTIM
 from gpucloud.core.types import Admission, CycleResult, Preemption
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
@@ -36,12 +37,18 @@ PENDING = frozenset({JobState.PENDING.value})
 ADMITTED = frozenset({JobState.ADMITTED.value})
 RUNNING = frozenset({JobState.RUNNING.value})
 
+def _preempted(p: Preemption) -> str:
+    if p.for_job.startswith(RESERVATION_VICTIM):
+        return f"preempted: {p.reason}"
+    return PREEMPTED_FOR.format(for_job=p.for_job, why=p.reason)
+
+
 def preempt(txns: Transactions, preemptions: Sequence[Preemption], now: float) -> list[int]:
     """Move the victims to ``preempting`` (one transaction); the ids committed. The caller sends SIGTERM."""
     if not preemptions:
         return []
     changes = [Change(int(p.job_id), RUNNING, (
-        Step(JobState.PREEMPTING, PREEMPTED_FOR.format(for_job=p.for_job, why=p.reason), now),)) for p in preemptions]
+        Step(JobState.PREEMPTING, _preempted(p), now),)) for p in preemptions]
     return txns.apply(changes).applied
 
 def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster, now: float,
