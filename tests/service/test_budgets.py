@@ -54,6 +54,8 @@ def test_charge_with_refund(rig: Rig) -> None:
     assert (b["balance"], b["held"], b["available"], b["spent"]) == ("99.3333", "0.0000", "99.3333", "0.6667")
     assert rig.ledger() == [("top_up", "100.0000"), ("hold", "4.0000"), ("release", "4.0000"),
                             ("charge", "0.6667")]
+    page = rig.world.call("admin", "GET", f"/api/v1/budgets/{PROJECT}/ledger?order=desc&offset=1&limit=2").json()
+    assert (page["total"], [e["kind"] for e in page["items"]]) == (4, ["release", "hold"])  # newest first
     rig.verify()
 
 

@@ -442,11 +442,13 @@ def budgets(session: Session, org_id: int | None = None) -> list[tuple[ProjectRo
     return [(p, state.ledger.budget(project_key(p.org.name, p.name))) for p in projects]
 
 
-def ledger_page(session: Session, project: ProjectRow, offset: int, limit: int) -> tuple[list[LedgerEntryRow], int]:
+def ledger_page(session: Session, project: ProjectRow, offset: int, limit: int,
+                newest_first: bool = False) -> tuple[list[LedgerEntryRow], int]:
     base = select(LedgerEntryRow).where(LedgerEntryRow.project_id == project.id)
     total = session.scalar(select(func.count()).select_from(LedgerEntryRow)
                            .where(LedgerEntryRow.project_id == project.id)) or 0
-    rows = list(session.scalars(base.order_by(LedgerEntryRow.id).offset(offset).limit(limit)))
+    order = LedgerEntryRow.id.desc() if newest_first else LedgerEntryRow.id
+    rows = list(session.scalars(base.order_by(order).offset(offset).limit(limit)))
     return rows, total
 
 

@@ -146,8 +146,7 @@ function refCell(ref) {
   return h('td', { 'data-col': 'ref' }, href ? h('a', { href }, raw(ref)) : raw(ref));
 }
 
-/** The card that shows a project's ledger entries, newest first, LEDGER_PAGE a page (GET .../ledger is oldest
- * first with offset/limit: the newest page is the last one). */
+/** The card that shows a project's ledger entries, newest first, LEDGER_PAGE a page. */
 function ledgerView(ctx) {
   const title = h('h2', {});
   const body = h('div', { id: 'ledger-entries', class: 'table-scroll' });
@@ -164,12 +163,17 @@ function ledgerView(ctx) {
     if (!which) return;
     const base = `/budgets/${encodeURIComponent(which.org)}/${encodeURIComponent(which.project)}/ledger`;
     const mine = which;
-    total = (await api(`${base}?offset=0&limit=1`, { signal: ctx.signal })).total;
-    page = Math.max(0, Math.min(page, Math.ceil(total / LEDGER_PAGE) - 1));
-    const end = total - page * LEDGER_PAGE, start = Math.max(0, end - LEDGER_PAGE);
-    const items = end > 0 ? (await api(`${base}?offset=${start}&limit=${end - start}`, { signal: ctx.signal })).items : [];
+    let got = await api(`${base}?order=desc&offset=${page * LEDGER_PAGE}&limit=${LEDGER_PAGE}`, { signal: ctx.signal });
+    const last = Math.max(0, Math.ceil(got.total / LEDGER_PAGE) - 1);
+    if (page > last) {  // the ledger got shorter than the page shown (e.g. another project): its last page
+      page = last;
+      got = await api(`${base}?order=desc&offset=${page * LEDGER_PAGE}&limit=${LEDGER_PAGE}`, { signal: ctx.signal });
+    }
     if (mine !== which) return;
-    const rows = items.reverse().map((e) => h('tr', { 'data-ledger-row': e.id, 'data-kind': e.kind },
+    total = got.total;
+    const items = got.items;
+    const from = page * LEDGER_PAGE + 1, to = page * LEDGER_PAGE + items.length;
+    const rows = items.map((e) => h('tr', { 'data-ledger-row': e.id, 'data-kind': e.kind },
       h('td', {}, fmtTime(e.at)),
       h('td', { 'data-col': 'kind' }, LEDGER_KINDS.includes(e.kind) ? t(`ledger.kind.${e.kind}`) : raw(e.kind)),
       pointsCell(e.amount, 'amount'), pointsCell(e.subsidy, 'subsidy'),
@@ -177,11 +181,10 @@ function ledgerView(ctx) {
       h('td', { 'data-col': 'note' }, e.note ? raw(e.note) : '')));
     body.replaceChildren(table(['ledger.at', 'ledger.kind', 'ledger.amount', 'ledger.subsidy', 'ledger.programme', 'ledger.ref',
       'ledger.note'], rows.length ? rows : [emptyRow(7, 'ledger.empty')], { id: 'ledger-table' }));
-    range.textContent = total ? t('ledger.range', { from: fmtNumber(total - end + 1), to: fmtNumber(total - start),
-      total: fmtNumber(total) }) : '';
+    range.textContent = total ? t('ledger.range', { from: fmtNumber(from), to: fmtNumber(to), total: fmtNumber(total) }) : '';
     Object.assign(card.dataset, { project: `${which.org}/${which.project}`, page: String(page), total: String(total) });
     newer.disabled = page === 0;
-    older.disabled = start === 0;
+    older.disabled = to >= total;
   }
   const go = (p) => { page = p; load().catch((err) => { if (!(err instanceof DOMException)) body.replaceChildren(errorLine(err)); }); };
   newer.addEventListener('click', () => go(page - 1));

@@ -91,12 +91,14 @@ def list_budgets(ctx: Context, who: CurrentPrincipal) -> list[BudgetOut]:
 
 @router.get("/budgets/{org}/{project}/ledger", response_model=LedgerPageOut)
 def ledger(org: str, project: str, ctx: Context, who: CurrentPrincipal,
-           offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> LedgerPageOut:
+           offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+           order: Literal["asc", "desc"] = "asc") -> LedgerPageOut:
+    """A page of a project's ledger entries, oldest first (``order=desc``: newest first)."""
     with ctx.sessions() as session:
         row = budgets.find_project(session, org, project)
         if not who.sees_org(row.org_id):
             raise Forbidden("you can only see the budgets of your own org")
-        entries, total = budgets.ledger_page(session, row, offset, limit)
+        entries, total = budgets.ledger_page(session, row, offset, limit, newest_first=order == "desc")
         return LedgerPageOut(total=total, items=[
             LedgerEntryOut(id=e.id, kind=e.kind, amount=str(e.amount), subsidy=str(e.subsidy),
                            programme=e.programme, ref=e.ref or "",
