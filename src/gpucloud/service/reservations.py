@@ -111,16 +111,32 @@ def _running(session: Session, cluster: Cluster, now: float) -> list[RunningJob]
     return out
 
 
+@dataclass(frozen=True)
+class ReservedNodes:
+    """An approved reservation as plain data (what the control loop's snapshot keeps of it)."""
+
+    id: int
+    org: str
+    gpu_type: str
+    nodes: tuple[str, ...]
+    start: float
+    end: float
+
+    @classmethod
+    def of(cls, row: ReservationRow) -> ReservedNodes:
+        return cls(row.id, row.org.name, row.gpu_type, tuple(str(n) for n in row.node_names or ()), row.start_at,
+                   row.end_at)
+
+    def booking(self, cluster: Cluster) -> Booking | None:
+        """The core's booking (id = the reservation id as text) on the nodes ``cluster`` still has; None if none."""
+        nodes = tuple(i for i in map(cluster.index_of, self.nodes) if i is not None)
+        return Booking(str(self.id), self.org, self.gpu_type, nodes, self.start, self.end) if nodes else None
+
+
 def bookings(session: Session, cluster: Cluster, now: float, *, exclude: int | None = None) -> list[Booking]:
-    """Approved reservations that have not ended, as core bookings (id = the reservation id as text)."""
-    out: list[Booking] = []
-    for r in visible_bookings(session, now):
-        if r.id == exclude:
-            continue
-        nodes = tuple(i for i in map(cluster.index_of, r.node_names or ()) if i is not None)
-        if nodes:
-            out.append(Booking(str(r.id), r.org.name, r.gpu_type, nodes, r.start_at, r.end_at))
-    return out
+    """Approved reservations that have not ended, as core bookings."""
+    found = (ReservedNodes.of(r).booking(cluster) for r in visible_bookings(session, now) if r.id != exclude)
+    return [b for b in found if b is not None]
 
 
 def visible_bookings(session: Session, now: float) -> list[ReservationRow]:

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from gpucloud.core.bookings import Booking
 from gpucloud.core.scheduler import Scheduler
 from gpucloud.core.state import DecayedUsage
 from gpucloud.core.types import PendingJob, RunningJob, WaitReason
@@ -22,6 +21,7 @@ from gpucloud.model.org import Org
 from gpucloud.service import budgets
 from gpucloud.service.control.txn import job_select, jobs_table
 from gpucloud.service.jobs import HOLDING_STATES
+from gpucloud.service.reservations import APPROVED, ReservedNodes, visible_bookings
 from gpucloud.service.store.engine import scheduler_version
 from gpucloud.service.store.models import NodeStateRow, ReservationRow
 from gpucloud.service.store.placement import core_placement, placement_from_json
@@ -55,16 +55,6 @@ class Snapshot:
     cannot_pay: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ReservedNodes:
-    id: int
-    org: str
-    gpu_type: str
-    nodes: tuple[str, ...]
-    start: float
-    end: float
-
-
 def read_snapshot(session: Session, ended_since: float | None = None, now: float | None = None) -> Snapshot:
     """The version first, then the rows: a change after the version read shows up as a new version later.
     Plain rows (Core selects), not ORM objects: a snapshot of thousands of pending jobs stays cheap.
@@ -78,8 +68,10 @@ def read_snapshot(session: Session, ended_since: float | None = None, now: float
             jobs.c.queued_at, jobs.c.id)))
     active = list(session.execute(
         job_select().where(jobs.c.state.in_([s.value for s in HOLDING_STATES])).order_by(jobs.c.id)))
-    reserved = [ReservedNodes(r.id, r.org.name, r.gpu_type, tuple(r.node_names or ()), r.start_at, r.end_at)
-                for r in session.scalars(select(ReservationRow).where(ReservationRow.state == "approved"))]
+    # with ``now``, the ended ones are not read (index on state, end_at)
+    approved = (visible_bookings(session, now) if now is not None else
+                session.scalars(select(ReservationRow).where(ReservationRow.state == APPROVED)))
+    reserved = [ReservedNodes.of(r) for r in approved]
     down = list(session.scalars(select(NodeStateRow.node).where(NodeStateRow.state == "down")))
     ended = [] if ended_since is None else list(session.execute(job_select().where(
         jobs.c.ended_at > ended_since, jobs.c.started_at.is_not(None), jobs.c.assigned_gpu_type.is_not(None))))
@@ -108,12 +100,7 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
     logged and left out (the active ones keep running; pending ones get a wait reason)."""
     sched = Scheduler(cluster, snap.orgs, policy, usage=usage)
     built = Built(sched)
-    bookings = []
-    for r in snap.reserved:
-        nodes = tuple(i for i in map(cluster.index_of, r.nodes) if i is not None)
-        if nodes and r.end > now:
-            bookings.append(Booking(str(r.id), r.org, r.gpu_type, nodes, r.start, r.end))
-    sched.set_bookings(bookings)
+    sched.set_bookings(b for b in (r.booking(cluster) for r in snap.reserved if r.end > now) if b is not None)
     sched.set_down(i for i in map(cluster.index_of, snap.down) if i is not None)
     if sched.policy.uses_usage and usage is not None and usage.last is not None:
         report_stopped_runs(sched, snap, usage.last)
