@@ -6,19 +6,29 @@ the replay (and ``--budgets`` enforces budgets), to measure what money costs the
     .venv/bin/python benchmarks/bench_replay.py [--cluster examples/clusters/philly.yaml]
         [--trace ../shared/traces/philly.csv] [--policy fifo,backfill,...] [--limit N]
         [--tariff examples/tariffs/philly.yaml [--budgets examples/budgets/philly.yaml]]
+
+``--vs-refsim NxG`` measures instead, end to end as a user runs it, ``gpucloud simulate --policy fifo --out DIR``
+(reading the trace, replaying, writing every output file and plot) against the minimal strict-FIFO loop
+``../shared/peers/limits/refsim.py`` on the same generic-CSV copy of the trace and the same N nodes × G GPUs,
+alternately, best of ``--repeat`` runs each (CPU seconds of the child process, and wall seconds):
+
+    .venv/bin/python benchmarks/bench_replay.py --vs-refsim 56x8 [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+REFSIM = ROOT.parent / "shared/peers/limits/refsim.py"
 
 
 def one(cluster: str, trace: str, policy: str, limit: int | None, tariff: str | None = None,
@@ -52,6 +62,43 @@ def one(cluster: str, trace: str, policy: str, limit: int | None, tariff: str | 
     }
 
 
+def child(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd``; (CPU seconds it used, wall seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
+
+
+def vs_refsim(trace: str, shape: str, repeat: int) -> None:
+    from gpucloud.sim.traces import read_trace
+
+    nodes, gpus = shape.lower().split("x")
+    with tempfile.TemporaryDirectory() as tmp:
+        generic = Path(tmp) / "trace.csv"
+        with generic.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(("job_id", "submit_time", "duration", "num_gpus", "org"))
+            for j in read_trace(trace).jobs:
+                w.writerow((j.spec.id, j.spec.submit_time, j.duration, j.spec.num_gpus, j.spec.org))
+        ref = [sys.executable, str(REFSIM), str(generic), nodes, gpus]
+        ours = [str(Path(sys.executable).parent / "gpucloud"), "simulate", "--cluster", shape, "--trace",
+                str(generic), "--policy", "fifo", "--out", str(Path(tmp) / "out")]
+        best = {"refsim": (float("inf"), float("inf")), "gpucloud simulate": (float("inf"), float("inf"))}
+        for _ in range(repeat):
+            for name, cmd in (("refsim", ref), ("gpucloud simulate", ours)):
+                cpu, wall = child(cmd)
+                best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
+    print(f"strict FIFO, {trace} as generic CSV on {shape}, best of {repeat}")
+    print(f"{'':<20} {'cpu s':>8} {'wall s':>8}")
+    for name, (cpu, wall) in best.items():
+        print(f"{name:<20} {cpu:>8.2f} {wall:>8.2f}")
+    r, o = best["refsim"], best["gpucloud simulate"]
+    print(f"{'ratio':<20} {o[0] / r[0]:>8.1f} {o[1] / r[1]:>8.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cluster", default=str(ROOT / "examples/clusters/philly.yaml"))
@@ -60,8 +107,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--tariff", default=None, help="price the replay with this tariff file")
     ap.add_argument("--budgets", default=None, help="and enforce these budgets (needs --tariff)")
+    ap.add_argument("--vs-refsim", metavar="NxG", default=None,
+                    help="compare gpucloud simulate (fifo, end to end) with refsim.py on N nodes x G GPUs")
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.vs_refsim:
+        vs_refsim(args.trace, args.vs_refsim, args.repeat)
+        return
     if args.one:
         print(json.dumps(one(args.cluster, args.trace, args.policy, args.limit, args.tariff, args.budgets)))
         return

@@ -55,9 +55,9 @@ class Running:
 
 @contextmanager
 def server(cluster: str, executor: str = "noop", tick: float = 0.5, keep: bool = False,
-           workers: int | None = None) -> Iterator[Running]:
+           workers: int | None = None, extra: tuple[str, ...] = ()) -> Iterator[Running]:
     """Start ``gpucloud server`` on a fresh SQLite database (``workers``: its ``--workers``, None: the server's
-    default); stop it (SIGTERM) on exit."""
+    default; ``extra``: more options); stop it (SIGTERM) on exit."""
     tmp = Path(tempfile.mkdtemp(prefix="gpucloud-bench-"))
     data_dir = tmp / "data"
     port = free_port()
@@ -66,7 +66,8 @@ def server(cluster: str, executor: str = "noop", tick: float = 0.5, keep: bool =
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*gpucloud_command(), "server", "--data-dir", str(data_dir), "--cluster", cluster, "--port", str(port),
-             "--executor", executor, "--tick", str(tick), *([] if workers is None else ["--workers", str(workers)])],
+             "--executor", executor, "--tick", str(tick), *([] if workers is None else ["--workers", str(workers)]),
+             *extra],
             stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -299,7 +300,7 @@ def all_jobs(url: str, token: str) -> list[dict[str, Any]]:
 def job_counts(url: str) -> dict[str, float]:
     """``gpucloud_jobs{state}`` from ``/metrics`` (no token needed)."""
     counts: dict[str, float] = {}
-    for line in httpx.get(f"{url}/metrics/", timeout=30.0).text.splitlines():
+    for line in httpx.get(f"{url}/metrics", timeout=30.0).text.splitlines():
         if line.startswith("gpucloud_jobs{"):
             state = line.split('state="', 1)[1].split('"', 1)[0]
             counts[state] = float(line.rsplit(" ", 1)[1])

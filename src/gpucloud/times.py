@@ -13,6 +13,11 @@ MESSAGE = ("give a date (2026-03-31), a date-time with a time zone (2026-03-31T0
            "seconds")
 
 
+#: The last second of 9998-12-31 UTC. A time must be from 1970 to then: dates end with the year 9999, and the
+#: month or day after any accepted time must still be one.
+LATEST = 253370764799.0
+
+
 def parse_time(value: object, *, require_zone: bool = False) -> float:
     """Epoch seconds from ``value``; ``ValueError`` with a message for users when it is not a time."""
     if isinstance(value, bool):
@@ -38,6 +43,8 @@ def parse_time(value: object, *, require_zone: bool = False) -> float:
         raise ValueError(MESSAGE)
     if not math.isfinite(seconds):
         raise ValueError("must be a finite time")
+    if not 0 <= seconds <= LATEST:
+        raise ValueError("must be from 1970-01-01 to 9998-12-31 (UTC)")
     return seconds
 
 

@@ -1,22 +1,26 @@
 """Helpers for the CLI tests: a real uvicorn server in a background thread (:func:`serve`), a :class:`Cli` that
-runs ``gpucloud`` commands against it through Typer's CliRunner with its own config file, and :func:`move`,
-which stands in for the control loop (there is none in these tests, so jobs stay pending otherwise)."""
+runs ``gpucloud`` commands against it in this process (the console script's own entry point, stdout and stderr
+captured) with its own config file, and :func:`move`, which stands in for the control loop (there is none in
+these tests, so jobs stay pending otherwise)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import socket
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from typer.testing import CliRunner, Result
 
-from gpucloud.cli.main import app as cli_app
+from gpucloud.cli.entry import main as gpucloud_main
 from gpucloud.model.job import JobState
 from gpucloud.service.settings import Settings
 from gpucloud.service.store.models import JobRow
@@ -35,6 +39,42 @@ class Server:
 
 
 @dataclass
+class Result:
+    """What a command did: its exit code and what it printed."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, restored afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_gpucloud(args: list[str], env: Mapping[str, str]) -> Result:
+    """``gpucloud ARGS`` through the console script's entry point, in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    with environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = gpucloud_main(args)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
 class Cli:
     """Runs ``gpucloud ARGS`` with GPUCLOUD_CONFIG in tmp_path; ``user=NAME`` sends that user's token (and the
     server's URL) through GPUCLOUD_TOKEN / GPUCLOUD_URL, otherwise the config file decides."""
@@ -48,7 +88,7 @@ class Cli:
         if user is not None:
             full_env.update(GPUCLOUD_URL=self.server.url, GPUCLOUD_TOKEN=self.tokens[user])
         full_env.update(env or {})
-        return CliRunner().invoke(cli_app, list(args), env=full_env)
+        return run_gpucloud(list(args), full_env)
 
     def ok(self, *args: str, user: str | None = None) -> Result:
         result = self.run(*args, user=user)

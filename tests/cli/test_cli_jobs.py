@@ -8,7 +8,7 @@ from pathlib import Path
 from cli_world import Cli, move, submit
 
 from gpucloud.model.job import JobState
-from gpucloud.service.jobs import log_path
+from gpucloud.service import logs as job_logs
 
 
 def one_line_error(result_stderr: str) -> str:
@@ -113,12 +113,16 @@ def test_local_input_errors(world: Cli) -> None:
         assert result.exit_code == 2 and field in one_line_error(result.stderr)
 
 
+def write_log(cli: Cli, job_id: int, stream: str, text: str) -> None:
+    """Store a job's output as the control loop does when it copies it from the job's host."""
+    with cli.server.app.state.gpucloud.sessions.begin() as session:
+        job_logs.append(session, (job_id, 0, stream), job_logs.StreamEnd(), 0, text.encode())
+
+
 def test_logs_and_follow(world: Cli) -> None:
     job_id = submit(world, "alice", "--", "echo", "hi")
-    out = log_path(world.server.settings.data_dir, job_id, "stdout")
-    out.parent.mkdir(parents=True)
-    out.write_text("hello\nworld ✓\n")
-    log_path(world.server.settings.data_dir, job_id, "stderr").write_text("oops\n")
+    write_log(world, job_id, "stdout", "hello\nworld ✓\n")
+    write_log(world, job_id, "stderr", "oops\n")
     assert world.ok("logs", str(job_id), user="alice").stdout == "hello\nworld ✓\n"
     assert world.ok("logs", str(job_id), "--stderr", user="alice").stdout == "oops\n"
     assert world.ok("logs", str(job_id), user="amin").stdout == "hello\nworld ✓\n"

@@ -67,7 +67,7 @@ def test_tariffs_budgets_ledger_and_usage(world: Cli, tmp_path: Path) -> None:
     text = world.ok("budget", "ledger", "alpha", "default", "--limit", "1", user="admin").stdout
     assert "top_up" in text and "100.0000" in text and "entries 1-1 of 2" in text
     hidden = world.run("budget", "ledger", "alpha", "default", user="bob")
-    assert hidden.exit_code != 0 and "forbidden" in hidden.stderr and "Traceback" not in hidden.stderr
+    assert hidden.exit_code != 0 and "not found" in hidden.stderr and "Traceback" not in hidden.stderr
 
     csv_out = world.ok("usage", "--month", "2025-01", "--csv", user="admin").stdout
     assert csv_out.splitlines()[0] == "month,org,project,gpu_type,runs,gpu_hours,points,subsidy,charged"

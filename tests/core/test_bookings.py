@@ -166,3 +166,31 @@ def test_a_trespasser_is_preempted_when_the_window_opens() -> None:
     s.release("late", 102.0)  # it stopped (the live loop queues it again in a scheduler of its own)
     r = s.cycle(102.0)
     assert [a.job_id for a in r.admissions] == ["mine"] and nodes_of(s, "mine") == [2, 3]
+
+
+def test_a_trespasser_is_preempted_when_the_window_opens_even_with_an_empty_queue() -> None:
+    # As above, but nobody is waiting: the window still opens at t=100 and its nodes are cleared then, and a
+    # cycle on an empty queue still says when the next window opens or closes.
+    s = sched("backfill")
+    s.restore_running(RunningJob(JobSpec("late", "co", 8, 0.0, 300.0), Placement(GT, ((2, tuple(range(8))),)),
+                                 0.0))
+    r = s.cycle(50.0)
+    assert r.preemptions == [] and r.wake_at == 100.0
+    r = s.cycle(100.0)
+    assert [(p.job_id, p.booking) for p in r.preemptions] == [("late", "r1")]
+    assert r.wake_at == 200.0
+
+
+@pytest.mark.parametrize("policy", ["backfill", "fairshare", "las"])
+def test_a_job_backfills_onto_booked_nodes_only_if_its_grace_ends_before_the_window(policy: str) -> None:
+    # n0 and n1 are taken by jobs that run past the window; the window opens at t=100 on n2 and n3. A job of
+    # walltime 90 may use n2 if it also ends its grace period by t=100 (it may hold its GPUs until
+    # walltime + grace once the live loop stops it at its walltime).
+    s = sched(policy)
+    for jid in ("a", "b"):
+        s.submit(job(jid, "co", 8, 500.0))
+    s.submit(job("fits", "co", 8, 90.0, grace=10.0))
+    s.submit(job("overruns", "co", 8, 90.0, grace=11.0))
+    r = s.cycle(0.0, explain=True)
+    assert {a.job_id for a in r.admissions} == {"a", "b", "fits"}
+    assert "overruns" in r.waiting

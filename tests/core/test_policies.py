@@ -252,7 +252,8 @@ def test_borrowing_limit_caps_an_org() -> None:
 
 # --- las ------------------------------------------------------------------------------------------------
 
-LAS = SchedulerConfig(las_thresholds=(400.0,), las_starvation=500.0)
+#: one threshold; a job that ran t seconds is promoted after waiting 5 t; no minimum run time
+LAS = SchedulerConfig(las_thresholds=(400.0,), las_starve_limit=5.0, las_min_run=0.0)
 
 
 def test_las_new_job_preempts_a_job_that_crossed_the_threshold() -> None:
@@ -271,14 +272,15 @@ def test_las_new_job_preempts_a_job_that_crossed_the_threshold() -> None:
 
 
 def test_las_starving_job_is_promoted() -> None:
-    """1 node × 4 GPUs; threshold 400 GPU-s; starvation after 500 s in the queue; no checkpoint loss.
+    """1 node × 4 GPUs; threshold 400 GPU-s; promotion after waiting 5 × the run time; no checkpoint loss.
 
     * L: 4 GPUs at t=0, needs 105 s. S0: 4 GPUs at t=50, 90 s → at 100 L crosses 400 GPU-s and S0
       preempts it: S0 runs 100..190, L is queued again at 100 (queue 1, 5 s left).
     * S1..S9: 4 GPUs, 90 s each (360 GPU-s: they stay in queue 0), all at t=101. They run one after
       another: S1 190, S2 280, S3 370, S4 460, S5 550..640.
-    * L has waited 500 s at t=600 → promoted to queue 0 with its queue time 100, before S6..S9 (101). It
-      cannot preempt S5 (same queue), so it starts when S5 ends: 640..645. S6, still waiting, must not
+    * L ran 100 s (400 GPU-s on 4 GPUs); it has waited 5 × 100 s at t=600 → promoted to queue 0 (its attained
+      service reset) with its queue time 100, before S6..S9 (101). It cannot preempt S5 (same queue), so it
+      starts when S5 ends: 640..645. S6, still waiting, must not
       preempt L in the cycle that just started it (L ranked first there). S6 645, S7 735, S8 825, S9 915.
     Without the promotion (a huge starvation limit) L waits for all of S6..S9: S6 640 ... S9 910..1000,
     and L 1000..1005.
@@ -291,7 +293,7 @@ def test_las_starving_job_is_promoted() -> None:
     assert segments(res, "L") == [(0, 100), (640, 645)]
     assert by_id(res)["L"].preemptions == 1
 
-    never = SchedulerConfig(las_thresholds=(400.0,), las_starvation=1e9)
+    never = SchedulerConfig(las_thresholds=(400.0,), las_starve_limit=1e9, las_min_run=0.0)
     res = run("1x4", jobs, "las", scheduler=never)
     st = starts(res)
     assert [st[f"S{k}"] for k in range(10)] == [100, 190, 280, 370, 460, 550, 640, 730, 820, 910]

@@ -39,10 +39,13 @@ def gpucloud_command() -> list[str]:
 class ServerProcess:
     """One ``gpucloud server`` process at a time on ``data_dir``; :meth:`start` again after :meth:`kill9`."""
 
-    def __init__(self, data_dir: Path, cluster: str, tick: float = 0.1, workers: int = 1) -> None:
+    def __init__(self, data_dir: Path, cluster: str, tick: float = 0.1, workers: int = 1,
+                 extra: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.cluster = cluster
         self.tick = tick
+        #: more ``gpucloud server`` options (e.g. ``--executor ray``, ``--database-url``)
+        self.extra = extra
         #: ``--workers``: 1 is one process; more is a supervisor with that many API processes and a loop process
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
@@ -65,7 +68,8 @@ class ServerProcess:
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [*gpucloud_command(), "server", "--data-dir", str(self.data_dir), "--cluster", self.cluster,
-                 "--port", str(self.port), "--tick", str(self.tick), "--workers", str(self.workers), "--verbose"],
+                 "--port", str(self.port), "--tick", str(self.tick), "--workers", str(self.workers), "--verbose",
+                 *self.extra],
                 stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -119,14 +123,17 @@ class ServerProcess:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10.0)
 
     def kill_job_processes(self) -> None:
-        """SIGKILL every process group recorded in the launch journals under the data directory."""
-        for path in self.data_dir.glob("jobs/*/launch.*.intent"):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                data = json.loads(path.read_text().partition("\n")[0])["data"]
-                for key, value in data.items():
-                    if key.startswith("pgid."):
-                        with contextlib.suppress(ProcessLookupError, PermissionError):
-                            os.killpg(int(value), signal.SIGKILL)
+        """SIGKILL every command recorded in the ranks' launch records under the data directory."""
+        kill_recorded(self.data_dir)
+
+
+def kill_recorded(root: Path) -> None:
+    """SIGKILL the command of every rank launch record (``jobs/<id>/rank.<attempt>.<rank>``) under ``root``."""
+    for path in root.glob("**/jobs/*/rank.*.*"):
+        with contextlib.suppress(OSError):
+            for line in path.read_text().splitlines():
+                with contextlib.suppress(ValueError, KeyError, ProcessLookupError, PermissionError):
+                    os.killpg(int(json.loads(line)["cmd"]), signal.SIGKILL)
 
 
 

@@ -3,6 +3,7 @@ a sleeping job, cancel stops a running one, SIGTERM stops the server cleanly, an
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -51,9 +52,29 @@ def test_walltime_cancel_logs_and_metrics(server_factory: Any, workers: int) -> 
         j = wait_for("the launch failure", lambda: ended(missing))
         assert j["state"] == "failed" and "no-such-program-e2e" in j["reason"], j
 
-        metrics = c.get("/metrics/").text
+        metrics = c.get("/metrics").text
         assert 'gpucloud_jobs{state="timed_out"} 1.0' in metrics
         assert 'gpucloud_gpus_total{gpu_type="H100-80GB"} 4.0' in metrics
         assert 'gpucloud_submits_total{outcome="created"} 4.0' in metrics
         assert "gpucloud_control_cycle_seconds_count" in metrics
     assert server.stop() == 0
+
+
+def test_a_job_that_ended_while_the_server_was_down_ended_when_it_exited(server_factory: Any) -> None:
+    """``ended_at`` is when the job's processes exited (their exit record's time), not when the restarted server
+    noticed."""
+    server: ServerProcess = server_factory(cluster="1x4:H100")
+    with server.client() as c:
+        assert c.post("/api/v1/orgs", json={"name": "lab"}).status_code == 201
+        r = c.post("/api/v1/jobs", json={"argv": ["sleep", "1"], "org": "lab"})
+        jid = int(r.json()["id"])
+        wait_for("the job to run", lambda: c.get(f"/api/v1/jobs/{jid}").json()["state"] == "running")
+    server.kill9()
+    time.sleep(4)  # it exits about 1 s in, with no server watching
+    restarted = time.time()
+    server.start()
+    with server.client() as c:
+        job = wait_for("the job to be settled", lambda: (j := c.get(f"/api/v1/jobs/{jid}").json())["state"]
+                       in ("succeeded", "failed") and j)
+    assert job["state"] == "succeeded", job
+    assert job["ended_at"] < restarted - 2 and 0.9 <= job["ended_at"] - job["started_at"] < 3, job

@@ -65,8 +65,10 @@ USERS = {
 }
 
 
-def make_world(db_url: str, tmp_path: Path, clock: FakeClock, cluster_file: str = "4x8:H100") -> World:
-    settings = Settings(data_dir=tmp_path / "data", database_url=db_url, cluster_file=cluster_file)
+def make_world(db_url: str, tmp_path: Path, clock: FakeClock, cluster_file: str = "4x8:H100",
+               **settings_kw: Any) -> World:
+    """``settings_kw``: more :class:`Settings` fields (e.g. the request limits)."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=db_url, cluster_file=cluster_file, **settings_kw)
     changes: list[int] = []
     app = create_app(settings, clock=clock, on_change=lambda: changes.append(1))
     token = app.state.gpucloud.bootstrap_token

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -31,7 +31,17 @@ from sqlalchemy.orm import Session
 
 from gpucloud.money.ledger import EntryKind
 from gpucloud.service import budgets
-from gpucloud.service.executors.base import ExitStatus, Handle, LaunchError, LaunchSpec
+from gpucloud.service.executors.base import (
+    ExitStatus,
+    Found,
+    Handle,
+    LaunchSpec,
+    LogCursor,
+    LogPiece,
+    RankExit,
+    Report,
+)
+from gpucloud.service.executors.exitfile import status_from_code
 from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, ProjectRow
 
 T0 = 1_700_000_000.0
@@ -89,32 +99,43 @@ def hand_cost(at: float, gpus: int, seconds: float, priority: str, service: str 
 
 @dataclass
 class Manual:
-    """An executor whose jobs run until the test ends them (``finish``); SIGTERM and SIGKILL end them at once.
-    Shared by several loops (replicas) it stands for one set of processes on the cluster."""
+    """An executor whose jobs run until the test ends them (``finish``); SIGTERM and SIGKILL end them at once;
+    launches finish at once. Shared by several loops (replicas) it stands for one set of processes on the cluster."""
 
     name: str = "manual"
     side_effects: bool = False
     done: dict[str, ExitStatus] = field(default_factory=dict)
     #: how many of the next launches fail (the job was admitted and held, then cannot start)
     failing: int = 0
+    launched: dict[str, Handle] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
-    def launch(self, spec: LaunchSpec) -> Handle:
+    def bind(self, notify: Callable[[], None], epoch: int, installation: str = "") -> None:
+        """Nothing to fence: no host."""
+
+    def launch(self, spec: LaunchSpec) -> None:
         if self.failing > 0:
             self.failing -= 1
-            raise LaunchError("no such program (the test said so)")
-        return Handle(self.name, spec.job_id, {})
+            self.failed[spec.job_id] = "no such program (the test said so)"
+        else:
+            self.launched[spec.job_id] = Handle(self.name, spec.job_id, {"world": len(spec.placement)})
 
-    def poll(self, handle: Handle) -> ExitStatus | None:
-        return self.done.get(handle.job_id)
+    def collect(self, watched: Mapping[str, Handle], logs: Sequence[LogCursor] = ()) -> Report:
+        report = Report(launched=self.launched, launch_failed=self.failed)
+        self.launched, self.failed = {}, {}
+        report.exits = [RankExit(j, r, s) for j, s in self.done.items() if j in watched
+                        for r in range(watched[j].world)]
+        report.logs = [LogPiece(c.job_id, c.rank, c.stream, c.offset, b"", final=True) for c in logs]
+        return report
 
-    def terminate(self, handle: Handle) -> None:
-        self.done.setdefault(handle.job_id, ExitStatus(143, "killed by signal 15 (SIGTERM)"))
+    def signal(self, handle: Handle, sig: int) -> None:
+        self.done.setdefault(handle.job_id, status_from_code(128 + sig))
 
-    def kill(self, handle: Handle) -> None:
-        self.done.setdefault(handle.job_id, ExitStatus(137, "killed by signal 9 (SIGKILL)"))
+    def find(self, job_id: str, attempt: int, nodes: Sequence[str]) -> Found:
+        return Found(None)
 
-    def reattach(self, handle: Handle) -> bool:
-        return True
+    def close(self) -> None:
+        """Nothing runs."""
 
     def finish(self, jid: int, code: int = 0) -> None:
         self.done.setdefault(str(jid), ExitStatus(code, f"exit code {code}"))

@@ -65,10 +65,11 @@ def open_rig(db_url: str, tmp_path: Path, tariff: dict[str, Any] | None, *, clus
         assert r.status_code == 201, r.text
     ctx = world.app.state.gpucloud
     executor = Manual()
-    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, executor, world.settings.data_dir,  # type: ignore[arg-type]
-                       engine=ctx.engine, clock=clock, config=LoopConfig(policy=policy))
+    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, executor, engine=ctx.engine, clock=clock,
+                       config=LoopConfig(policy=policy))
     try:
         yield Rig(world, clock, executor, loop)
     finally:
+        loop.leader.release()
         world.client.close()
         ctx.engine.dispose()

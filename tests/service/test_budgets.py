@@ -165,13 +165,13 @@ def test_no_tariff_means_no_money(db_url: str, tmp_path: Path) -> None:
     clock = FakeClock()
     world = make_world(db_url, tmp_path, clock, cluster_file="1x4:H100")
     ctx = world.app.state.gpucloud
-    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, Manual(), world.settings.data_dir,  # type: ignore[arg-type]
-                       engine=ctx.engine, clock=clock)
+    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, Manual(), engine=ctx.engine, clock=clock)
     jid = int(world.submit("alice", argv=["true"], num_gpus=2)["id"])
     loop.tick()
     job = world.call("admin", "GET", f"/api/v1/jobs/{jid}").json()
     assert job["state"] == "running" and job["estimated_cost"] is None
     assert world.call("alice", "GET", "/api/v1/tariffs").json() == {"tariffs": []}
+    loop.leader.release()
     world.client.close()
     ctx.engine.dispose()
 
@@ -179,7 +179,11 @@ def test_no_tariff_means_no_money(db_url: str, tmp_path: Path) -> None:
 def test_only_operators_top_up_and_members_see_their_own_org(rig: Rig) -> None:
     r = rig.world.call("alice", "POST", f"/api/v1/budgets/{PROJECT}/topup", {"amount": "5"})
     assert r.status_code == 403
-    assert rig.world.call("bob", "GET", f"/api/v1/budgets/{PROJECT}/ledger").status_code == 403
+    # another org's ledger is not found, exactly like one that does not exist
+    theirs = rig.world.call("bob", "GET", f"/api/v1/budgets/{PROJECT}/ledger")
+    nowhere = rig.world.call("bob", "GET", "/api/v1/budgets/gamma/default/ledger")
+    assert theirs.status_code == nowhere.status_code == 404
+    assert theirs.json()["detail"].replace(PROJECT, "gamma/default") == nowhere.json()["detail"]
     orgs = {b["org"] for b in rig.world.call("alice", "GET", "/api/v1/budgets").json()}
     assert orgs == {"alpha"}
 

@@ -14,8 +14,8 @@ from gpucloud.service.loop import ControlLoop, LoopConfig
 
 def new_loop(world: World, clock: FakeClock, executor: Manual) -> ControlLoop:
     ctx = world.app.state.gpucloud
-    return ControlLoop(ctx.sessions, lambda: ctx.cluster, executor, world.settings.data_dir,  # type: ignore[arg-type]
-                       engine=ctx.engine, clock=clock, config=LoopConfig(policy="fairshare"))
+    return ControlLoop(ctx.sessions, lambda: ctx.cluster, executor, engine=ctx.engine, clock=clock,
+                       config=LoopConfig(policy="fairshare"))
 
 
 def test_usage_outlives_a_restart(db_url: str, tmp_path: Path) -> None:
@@ -47,6 +47,7 @@ def test_usage_outlives_a_restart(db_url: str, tmp_path: Path) -> None:
     restarted.tick()
     states = {jid: world.call("admin", "GET", f"/api/v1/jobs/{jid}").json()["state"] for jid in (a, b)}
     assert states == {a: "pending", b: "running"}
+    restarted.leader.release()
     world.client.close()
     world.app.state.gpucloud.engine.dispose()
 

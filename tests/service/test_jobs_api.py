@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api_world import World
+from sqlalchemy import text
 
 from gpucloud.model.job import JobState
 from gpucloud.service.jobs import set_queue_info
@@ -109,12 +110,20 @@ def test_queue_positions_and_reasons(world: World) -> None:
         (1, c, "no fitting nodes"), (2, a, "quota")]
 
 
+def _store_log(world: World, jid: int, rank: int, stream: str, *pieces: bytes) -> None:
+    """Store bytes of a rank's stream as the control loop does, piece by piece."""
+    from gpucloud.service.logs import StreamEnd, append
+
+    end = StreamEnd()
+    with world.app.state.gpucloud.sessions.begin() as s:
+        for piece in pieces:
+            append(s, (jid, rank, stream), end, end.end, piece)
+
+
 def test_logs_paging(world: World) -> None:
     jid = world.submit("alice")["id"]
-    log_dir = world.settings.data_dir / "jobs" / str(jid)
-    log_dir.mkdir(parents=True)
-    (log_dir / "stdout.log").write_bytes("héllo wörld\n".encode())
-    (log_dir / "stderr.log").write_text("oops\n")
+    _store_log(world, jid, 0, "stdout", "hé".encode(), "llo wörld\n".encode())
+    _store_log(world, jid, 0, "stderr", b"oops\n")
     first = world.call("alice", "GET", f"/api/v1/jobs/{jid}/logs?limit=2").json()
     assert first["text"] == "h" and first["next_offset"] == 1  # the 2-byte é is not split
     rest = world.call("alice", "GET", f"/api/v1/jobs/{jid}/logs?offset=1").json()
@@ -123,6 +132,33 @@ def test_logs_paging(world: World) -> None:
     assert err["text"] == "oops\n"
     world.call("alice", "POST", f"/api/v1/jobs/{jid}/cancel")
     assert world.call("alice", "GET", f"/api/v1/jobs/{jid}/logs?offset=14").json()["done"] is True
+    assert world.call("bob", "GET", f"/api/v1/jobs/{jid}/logs").status_code == 404  # not bob's
+
+
+def test_logs_of_every_rank_in_pieces_across_reads(world: World) -> None:
+    jid = world.submit("alice", num_gpus=16, nodes=2)["id"]
+    with world.app.state.gpucloud.sessions.begin() as s:
+        job = s.get(JobRow, jid)
+        assert job is not None
+        apply_transition(s, job, JobState.ADMITTED, "admitted", world.clock(), gpu_type="H100-80GB",
+                         placement=[PlacedNode(f"b0-r0-n{n}", tuple(range(8))) for n in (0, 1)])
+    chunks = [bytes([65 + i % 26]) * 40_000 for i in range(5)]  # merged into 64 KiB pieces, split across them
+    _store_log(world, jid, 1, "stdout", *chunks)
+    whole = b"".join(chunks).decode()
+    got, offset = "", 0
+    while True:
+        page = world.call("alice", "GET", f"/api/v1/jobs/{jid}/logs?rank=1&offset={offset}&limit=30000").json()
+        got += page["text"]
+        if page["next_offset"] >= page["size"]:
+            break
+        offset = page["next_offset"]
+    assert got == whole and page["size"] == len(whole)
+    assert world.call("alice", "GET", f"/api/v1/jobs/{jid}/logs").json()["size"] == 0  # rank 0 printed nothing
+    bad = world.call("alice", "GET", f"/api/v1/jobs/{jid}/logs?rank=2")
+    assert bad.status_code == 422 and "rank" in bad.text
+    with world.app.state.gpucloud.sessions() as s:
+        pieces = s.execute(text("SELECT count(*) FROM job_logs WHERE job_id = :j"), {"j": jid}).scalar()
+    assert pieces == 3  # 5 reads of 40,000 bytes: appended to the last piece while it is under 64 KiB
 
 
 def test_cluster_view_shows_holders(world: World) -> None:

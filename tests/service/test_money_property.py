@@ -91,12 +91,12 @@ class Server:
         assert r.status_code == 201, r.text
         self.executor = Manual()
         self.loop = ControlLoop(self.ctx.sessions, lambda: self.ctx.cluster, self.executor,
-                                self.world.settings.data_dir, engine=self.ctx.engine, clock=self.clock,
-                                config=LoopConfig())
+                                engine=self.ctx.engine, clock=self.clock, config=LoopConfig())
         self.top_ups: defaultdict[str, Decimal] = defaultdict(Decimal)
         self.jobs: list[int] = []
 
     def close(self) -> None:
+        self.loop.leader.release()
         self.world.client.close()
         self.ctx.engine.dispose()
 

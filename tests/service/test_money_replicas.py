@@ -34,6 +34,7 @@ from gpucloud.model.job import JobState
 from gpucloud.service import budgets
 from gpucloud.service.api import create_app
 from gpucloud.service.api.context import AppContext
+from gpucloud.service.control.leader import Leadership
 from gpucloud.service.loop import ControlLoop, LoopConfig
 from gpucloud.service.settings import Settings
 from gpucloud.service.store.models import JobRow, LedgerEntryRow, ProjectRow
@@ -72,8 +73,11 @@ class Replicas:
         self.b: AppContext = app_b.state.gpucloud
         self.client_b = TestClient(app_b)
         self.executor = Manual()
+        # both loops in one leadership term (a split brain that fencing would otherwise stop: this test is about
+        # what the money layer itself guarantees when two loops settle the same jobs)
+        term = Leadership(self.a.engine)
         self.loops = [ControlLoop(ctx.sessions, lambda c=ctx: c.cluster, self.executor,  # type: ignore[misc]
-                                  ctx.settings.data_dir, engine=ctx.engine, clock=self.clock, config=LoopConfig())
+                                  engine=ctx.engine, clock=self.clock, config=LoopConfig(), leadership=term)
                       for ctx in (self.a, self.b)]
         self.top_ups: defaultdict[str, Decimal] = defaultdict(Decimal)
 
@@ -95,6 +99,7 @@ class Replicas:
             return check_books(s, self.top_ups)
 
     def close(self) -> None:
+        self.loops[0].leader.release()
         self.world.client.close()
         self.client_b.close()
         self.a.engine.dispose()

@@ -228,7 +228,7 @@ def test_down_node_takes_no_new_jobs(rig: Rig) -> None:
     call(rig, "alice", "PUT", f"/api/v1/cluster/nodes/{names[0]}/state", {"state": "down"}, 403)
     call(rig, "admin", "PUT", "/api/v1/cluster/nodes/nope/state", {"state": "down"}, 404)
     out = call(rig, "admin", "PUT", f"/api/v1/cluster/nodes/{names[0]}/state", {"state": "down", "reason": "bad fan"})
-    assert out == {"node": names[0], "state": "down", "reason": "bad fan"}
+    assert out == {"node": names[0], "state": "down", "reason": "bad fan", "stopped_jobs": []}
     jobs = [rig.submit("bob", num_gpus=8, walltime="1h") for _ in range(4)]
     rig.loop.tick()
     assert [rig.job(j)["state"] for j in jobs].count("running") == 3

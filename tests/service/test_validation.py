@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from api_world import World
 
+from gpucloud.durations import parse_duration
 from gpucloud.errors import UnknownNameError
 from gpucloud.model.priority import PRIORITY_CLASSES, priority_of
-from gpucloud.service.api.durations import parse_duration
 
 BAD_JOBS: list[tuple[str, dict[str, Any], str]] = [
     ("negative walltime", {"walltime": -5}, "walltime"),
@@ -59,7 +59,7 @@ def test_error_messages_are_helpful(world: World) -> None:
 
 @pytest.mark.parametrize(("path", "query", "field"), [
     ("/api/v1/jobs", "limit=0", "limit"),
-    ("/api/v1/jobs", "state=sleeping", "state"),
+    ("/api/v1/jobs", "state=sleeping", "state[0]"),  # the first value of the repeatable ?state=
     ("/api/v1/jobs", "cursor=abc", "cursor"),
     ("/api/v1/jobs/abc", "", "job_id"),
     ("/api/v1/jobs/1/logs", "offset=-1", "offset"),

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from real_traces import PHILLY
 from typer.testing import CliRunner
 
 from gpucloud.cli.main import app
@@ -14,7 +15,6 @@ from gpucloud.core.policies import POLICIES
 from gpucloud.sim.output import ALLOCATION_COLUMNS, JOBS_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
-PHILLY = ROOT.parent / "shared" / "traces" / "philly.csv"
 PHILLY_CLUSTER = ROOT / "examples" / "clusters" / "philly.yaml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -162,7 +162,7 @@ def test_alibaba_cluster_from_node_list(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not PHILLY.exists(), reason=f"Philly trace not found at {PHILLY}")
+@pytest.mark.usefixtures("real_traces")
 def test_philly_every_policy(tmp_path: Path) -> None:
     names = POLICIES.names()
     code, stdout, stderr = run("--cluster", str(PHILLY_CLUSTER), "--trace", str(PHILLY), "--limit", "2000",

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from real_traces import NODES, PHILLY, PODS
 
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.sim.traces import (
@@ -23,11 +24,7 @@ from gpucloud.sim.traces import (
     read_trace,
 )
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
-PHILLY = TRACES / "philly.csv"
-PODS = TRACES / "alibaba2023_pods.csv"
-NODES = TRACES / "alibaba2023_gpu_nodes.csv"
-real = pytest.mark.skipif(not PHILLY.exists(), reason=f"real traces not found in {TRACES}")
+real = pytest.mark.usefixtures("real_traces")
 
 PHILLY_HEADER = "timestamp,duration,num_gpus,gpu_time,cluster"
 POD_HEADER = ("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,"
@@ -422,3 +419,15 @@ def test_not_utf8_late_in_a_big_file(tmp_path: Path) -> None:
     p.write_bytes((PHILLY_HEADER + "\n" + body).encode() + b"2017-10-01 00:00:00,1,1,1,v\xe9\n")
     with pytest.raises(TraceError, match=r"philly\.csv: file: not UTF-8 text"):
         read_trace(p)
+
+
+def test_missing_real_traces_skip_or_fail_as_ci_asks(tmp_path: Path) -> None:
+    from real_traces import REQUIRE, require
+
+    here, gone = tmp_path / "here.csv", tmp_path / "gone.csv"
+    here.write_text("x\n")
+    require([here], {REQUIRE: "1"})  # all there: nothing happens
+    with pytest.raises(pytest.skip.Exception):
+        require([here, gone], {})
+    with pytest.raises(pytest.fail.Exception, match=r"gone\.csv"):
+        require([here, gone], {REQUIRE: "1"})

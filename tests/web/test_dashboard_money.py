@@ -5,7 +5,6 @@ the queue shows the budget wait reason; both languages, with no English left in 
 
 from __future__ import annotations
 
-import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -13,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from server_proc import ServerProcess, wait_for
-from test_dashboard_pages import ALLOWED_LATIN, VISIBLE_TEXT
-from webutil import login, make_user, shot, submit
+from webutil import fmt_points, login, make_user, nav, no_english, points_digits, shot, submit
 
 PRICE = "3.6"  # points per H100 GPU-hour
 TARIFF_YAML = """# a comment, flow maps and a date: YAML only
@@ -29,20 +27,6 @@ tariffs:
 """
 BAD_TYPE = TARIFF_YAML.replace("web-2020", "web-bad").replace("2020-01-01", "2020-02-01").replace(
     "H100-80GB", "A100-40GB")
-
-
-def fmt_points(text: str) -> str:
-    """What the page shows for points in English: 2 to 4 decimals, thousands separated."""
-    s = f"{Decimal(text):,.4f}"
-    while s.endswith("0") and len(s.split(".")[1]) > 2:
-        s = s[:-1]
-    return s
-
-
-def _no_english(page: Any, where: str) -> None:
-    texts = page.evaluate(VISIBLE_TEXT)
-    english = [s for s in texts if re.search(r"[A-Za-z]", ALLOWED_LATIN.sub("", s))]
-    assert not english, f"English left on the {where} page in Japanese: {english}"
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +45,7 @@ def test_tariffs_page_loads_a_version_and_shows_422_next_to_the_text(server: Ser
                                                                       new_page: Any) -> None:
     page = new_page()
     login(page, server.url, server.token or "")
-    page.click("header nav a[data-nav=tariffs]")
+    nav(page, "tariffs")
     page.locator("#tariffs tr.empty").wait_for()
     slot = page.locator("#tariff-form [data-error-for=tariffs]")
 
@@ -106,13 +90,13 @@ def test_tariffs_page_loads_a_version_and_shows_422_next_to_the_text(server: Ser
     shot(page, "tariffs-en", docs=True)
     page.click("button[data-lang=ja]")
     page.locator("#tariffs [data-in-force]", has_text="適用中").wait_for()
-    _no_english(page, "tariffs")
+    no_english(page, "tariffs")
     shot(page, "tariffs-ja", docs=True)
 
     # A member reads the list; no form.
     member = new_page()
     login(member, server.url, world["ann"])
-    member.click("header nav a[data-nav=tariffs]")
+    nav(member, "tariffs")
     member.locator("#tariffs tr[data-tariff-row='web-2020']").wait_for()
     assert member.locator("#tariff-form").count() == 0
 
@@ -126,7 +110,7 @@ def test_usage_and_budgets_page(server: ServerProcess, world: dict[str, Any], ne
             assert r.status_code == 201, r.text
     page = new_page()
     login(page, server.url, server.token or "")
-    page.click("header nav a[data-nav=usage]")
+    nav(page, "usage")
     page.locator(f"#budgets tr[data-budget-row='{inst}/default']").wait_for()
 
     # Top up lab/default from the form: a bad amount is refused next to its field, then 100 with a cap and expiry.
@@ -180,7 +164,8 @@ def test_usage_and_budgets_page(server: ServerProcess, world: dict[str, Any], ne
     balance.wait_for()
     page.wait_for_function("([sel, v]) => document.querySelector(sel)?.dataset.value === v",
                            arg=[cell, lab_budget["balance"]])
-    assert balance.inner_text() == fmt_points(lab_budget["balance"])
+    digits = points_digits([b["balance"] for b in budgets.values()])  # one number of decimals for the column
+    assert balance.inner_text() == fmt_points(lab_budget["balance"], digits)
     page.locator("#chart-hours svg rect[data-bar]").first.wait_for()
     assert page.locator("#chart-hours svg").count() == 1
     assert int(page.get_attribute("#chart-hours", "data-bars") or 0) == expected_bars
@@ -209,7 +194,7 @@ def test_usage_and_budgets_page(server: ServerProcess, world: dict[str, Any], ne
     page.locator("#chart-hours rect[data-bar]").first.wait_for()
     for word in ("有効期限", "上限", "確保中"):
         assert word in page.locator("#budgets").inner_text()
-    _no_english(page, "usage")
+    no_english(page, "usage")
     shot(page, "usage-ja", docs=True)
 
     # The job page: estimated and final cost, in points.
@@ -220,13 +205,14 @@ def test_usage_and_budgets_page(server: ServerProcess, world: dict[str, Any], ne
     assert "ポイント" in page.locator("#job-info [data-prop='job.estimatedCost']").inner_text()
     page.click("button[data-lang=en]")
     est = page.locator("#job-info [data-prop='job.estimatedCost']")
-    est.locator("[data-points]", has_text="0.60 points").wait_for()
+    shown = fmt_points("0.6000", points_digits([done[0]["estimated_cost"], done[0]["final_cost"]]))
+    est.locator("[data-points]", has_text=f"{shown} points").wait_for()
     shot(page, "job-cost-en")
 
     # A member: only their org's budget and usage, no top-up form.
     member = new_page()
     login(member, server.url, world["ann"])
-    member.click("header nav a[data-nav=usage]")
+    nav(member, "usage")
     member.locator(f"#budgets tr[data-budget-row='{lab}/default']").wait_for()
     assert member.locator(f"#budgets tr[data-budget-row='{inst}/default']").count() == 0
     assert {r.get_attribute("data-budget-row").split("/")[0]
@@ -252,7 +238,7 @@ def test_queue_shows_the_budget_wait_reason(server: ServerProcess, world: dict[s
                  timeout=20)
         page = new_page()
         login(page, server.url, server.token or "")
-        page.click("header nav a[data-nav=queue]")
+        nav(page, "queue")
         cell = page.locator(f"#queue tr[data-job-row='{job['id']}'] [data-reason=budget]")
         cell.wait_for()
         assert cell.inner_text() == "not enough budget for its walltime"
@@ -260,3 +246,39 @@ def test_queue_shows_the_budget_wait_reason(server: ServerProcess, world: dict[s
         page.locator(f"#queue tr[data-job-row='{job['id']}'] [data-reason=budget]", has_text="予算不足").wait_for()
     finally:
         op.post(f"/api/v1/jobs/{job['id']}/cancel")
+
+
+def test_burn_rate_days_left_and_the_cost_of_each_job(server: ServerProcess, world: dict[str, Any], op: httpx.Client,
+                                                      new_page: Any) -> None:
+    """A project with 0.05 points runs 4 GPUs into their 8 s walltime: 4 × 3.6 × 8 / 3600 = 0.032 charged today.
+    Its burn rate is 0.032 / 7 a day, the 0.018 left last 3.9 days: low, and the page warns."""
+    if not op.get("/api/v1/tariffs").json()["tariffs"]:
+        r = op.post("/api/v1/tariffs", json={"tariffs": [{
+            "name": "web-2020", "valid_from": "2020-01-01", "points_per_gpu_hour": {"H100-80GB": PRICE}}]})
+        assert r.status_code == 201, r.text
+    tag = world["tag"]
+    short = make_user(op, f"dee-{tag}", f"short-{tag}")
+    assert op.post(f"/api/v1/budgets/short-{tag}/default/topup", json={"amount": "0.05"}).status_code == 200
+    job = submit(short, server.url, argv=["sh", "-c", "exec sleep 60"], num_gpus=4, walltime="8s", grace="1s",
+                 name="runs-out")
+    wait_for("the walltime", lambda: op.get(f"/api/v1/jobs/{job['id']}").json()["state"] == "timed_out", timeout=40)
+    assert op.get(f"/api/v1/jobs/{job['id']}").json()["final_cost"] == "0.0320"
+    page = new_page()
+    login(page, server.url, server.token or "")
+    nav(page, "usage")
+    row = page.locator(f"#budgets tr[data-budget-row='short-{tag}/default']")
+    row.locator("[data-low]").wait_for()
+    assert row.locator("td[data-col=burn]").get_attribute("data-value") == "0.0046"
+    assert row.locator("td[data-col=days]").get_attribute("data-value") == "3.94"
+    assert row.locator("td[data-col=days]").inner_text().startswith("3.9")
+    page.locator("#budget-warning:not([hidden])").wait_for()
+    # every column of points shows one number of decimals
+    for col in ("balance", "held", "available", "spent"):
+        texts = page.locator(f"#budgets td[data-col={col}]").all_inner_texts()
+        assert len({len(t.split(".")[1]) for t in texts if "." in t}) == 1, (col, texts)
+    shot(page, "usage-low-en")
+    # the jobs list shows what each job cost
+    page.goto(f"{server.url}/#/jobs?q=runs-out")
+    cost = page.locator(f"#jobs tr[data-job-row='{job['id']}'] td[data-col=cost]")
+    cost.wait_for()
+    assert cost.get_attribute("data-value") == "0.0320" and cost.inner_text() == fmt_points("0.0320") == "0.032"

@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from server_proc import ServerProcess
-from test_dashboard_money import _no_english, fmt_points
-from webutil import login, make_user, shot
+from webutil import fmt_points, login, make_user, nav, no_english, shot
 
 TZ = "Asia/Tokyo"
 TARIFF = {"name": "res-2020", "valid_from": "2020-01-01", "points_per_gpu_hour": {"H100-80GB": "3.6"},
@@ -52,7 +51,7 @@ def _row(page: Any, rid: int, state: str | None = None) -> Any:
 
 
 def _open(page: Any) -> None:
-    page.click("header nav a[data-nav=reservations]")
+    nav(page, "reservations")
     page.locator("#reservations table").wait_for()
 
 
@@ -83,6 +82,12 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     ann.locator("#res-capacity[data-free='2'][data-total='2']").wait_for()
     assert ann.locator("#res-form .field.invalid").count() == 0
     assert "2 of 2 nodes (4 GPUs each) free" in ann.locator("#res-capacity").inner_text()
+    # the price preview: 1 node × 4 GPUs × 1 h × 3.6 × 1.5 (reserved), as POST /quotes/reservation says
+    ann.locator("#res-price[data-price='21.6000']").wait_for()
+    quote = httpx.post(f"{server.url}/api/v1/quotes/reservation", headers={"Authorization": f"Bearer {orgs['ann']}"},
+                       json={"gpu_type": "H100", "nodes": 1, "start": start, "end": start + 3600}).json()
+    assert quote["price"] == "21.6000" and quote["enough"] is True
+    assert "21.60 points" in ann.locator("#res-price").inner_text()
     ann.click("#res-form button[type=submit]")
     done = ann.locator("#res-done")
     done.wait_for()
@@ -107,7 +112,15 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     login(oper, server.url, server.token or "")
     _open(oper)
     assert oper.locator("#res-org option", has_text=lab).count() == 1
-    _row(oper, rid, "requested").locator("[data-action=approve]").click()
+    # Approving charges at once: the confirmation says how much (the price preview), nothing happens on "no".
+    asking = _row(oper, rid, "requested")
+    asking.locator("[data-action=approve]").click()
+    asking.locator("[data-confirm-text=approve]", has_text="21.60").wait_for()
+    asking.locator("[data-confirm=no]").click()
+    assert op.get(f"/api/v1/reservations/{rid}").json()["state"] == "requested"
+    asking.locator("[data-action=approve]").click()
+    asking.locator("[data-confirm-text=approve]", has_text="21.60").wait_for()
+    asking.locator("[data-confirm=yes]").click()
     approved = _row(oper, rid, "approved")
     approved.wait_for()
     got = op.get(f"/api/v1/reservations/{rid}").json()
@@ -119,7 +132,7 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     shot(ann, "reservations-en", docs=True)
 
     # The map draws the node's GPUs reserved once the window opens.
-    oper.click("header nav a[data-nav=map]")
+    nav(oper, "map")
     oper.wait_for_function("() => Number(document.getElementById('cluster-map')?.dataset.reserved) === 4",
                            timeout=45_000)
     assert oper.get_attribute("#cluster-map", "data-busy") == "0"
@@ -129,7 +142,7 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
     ann.click("button[data-lang=ja]")
     _row(ann, rid, "active").locator("[data-state=active]", has_text="利用中").wait_for()
     assert "空き容量を確認" in ann.locator("#res-check").inner_text()
-    _no_english(ann, "reservations")
+    no_english(ann, "reservations")
     shot(ann, "reservations-ja", docs=True)
     ann.click("button[data-lang=en]")
 
@@ -173,7 +186,7 @@ def test_request_approve_map_cancel(server: ServerProcess, orgs: dict[str, Any],
                    json={"gpu_type": "H100-80GB", "nodes": 1, "start": far, "end": far + 3600, "name": f"no-{tag}"})
     assert r.status_code == 201, r.text
     no_id = r.json()["id"]
-    oper.click("header nav a[data-nav=reservations]")
+    nav(oper, "reservations")
     _row(oper, no_id, "requested").locator("[data-action=reject]").click()
     oper.fill(f"#reservations tr[data-res-row='{no_id}'] input[data-reject-note]", "no trainers that week")
     oper.locator(f"#reservations tr[data-res-row='{no_id}'] button[data-confirm=yes]").click()
@@ -213,7 +226,7 @@ def test_ledger_view_pages_newest_first(server: ServerProcess, orgs: dict[str, A
 
     page = new_page()
     login(page, server.url, server.token or "")
-    page.click("header nav a[data-nav=usage]")
+    nav(page, "usage")
     page.locator(f"#budgets button[data-ledger='{lab}/default']").click()
     rows = page.locator("#ledger-table tr[data-ledger-row]")
     page.locator("#ledger-table tr[data-ledger-row]").first.wait_for()
@@ -252,13 +265,13 @@ def test_ledger_view_pages_newest_first(server: ServerProcess, orgs: dict[str, A
     page.locator(f"#budgets button[data-ledger='{lab}/default']").click()
     page.locator("#ledger-table tr[data-ledger-row]").first.locator("[data-col=kind]", has_text="追加").wait_for()
     assert "新しい順" in page.locator("#ledger-range").inner_text()
-    _no_english(page, "usage (ledger)")
+    no_english(page, "usage (ledger)")
     shot(page, "ledger-ja")
 
     # A member opens their own org's ledger too (the API refuses other orgs').
     member = new_page()
     login(member, server.url, orgs["cy"])
-    member.click("header nav a[data-nav=usage]")
+    nav(member, "usage")
     member.locator(f"#budgets button[data-ledger='{lab}/default']").click()
     member.locator("#ledger-table tr[data-ledger-row]").first.wait_for()
     page.click("#ledger-close")

@@ -9,8 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from server_proc import ServerProcess, wait_for
-from test_dashboard_money import _no_english
-from webutil import login, make_user, shot, submit
+from webutil import login, make_user, nav, no_english, shot, submit
+
+
+def _hex(css: str) -> str:
+    nums = [int(v) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3]]
+    return "#" + "".join(f"{v:02x}" for v in nums)
 
 
 def test_usage_page_without_a_tariff_shows_gpu_hours(server: ServerProcess, new_page: Any) -> None:
@@ -39,7 +43,7 @@ def test_usage_page_without_a_tariff_shows_gpu_hours(server: ServerProcess, new_
 
             page = new_page()
             login(page, server.url, server.token or "")
-            page.click("header nav a[data-nav=usage]")
+            nav(page, "usage")
             page.locator("#chart-hours svg rect[data-bar]").first.wait_for()
             note = page.locator("#usage-charging")
             assert note.get_attribute("data-charging") == "false"
@@ -52,15 +56,26 @@ def test_usage_page_without_a_tariff_shows_gpu_hours(server: ServerProcess, new_
                 assert Decimal(bar.get_attribute("data-value") or "0") > 0
             assert lab in page.locator("#chart-hours .chart-legend").inner_text()
             shot(page, "usage-no-tariff-en")
+            # an org has one colour: the chart's is the map's (ben's job still runs there)
+            chart = page.eval_on_selector(f"#chart-hours .chart-legend li[data-series='{inst}'] .swatch",
+                                          "el => getComputedStyle(el).backgroundColor")
+            assert page.locator(f"#chart-hours rect[data-series='{inst}']").first.get_attribute("fill") == \
+                _hex(chart)
+            nav(page, "map")
+            page.locator(f"#legend li[data-org='{inst}']").wait_for()
+            assert page.eval_on_selector(f"#legend li[data-org='{inst}'] .swatch",
+                                         "el => getComputedStyle(el).backgroundColor") == chart
+            nav(page, "usage")
+            page.locator("#chart-hours rect[data-bar]").first.wait_for()
             page.click("button[data-lang=ja]")
             page.locator("#usage-charging", has_text="料金表").wait_for()
             page.locator("#chart-hours rect[data-bar]").first.wait_for()
-            _no_english(page, "usage (no tariff)")
+            no_english(page, "usage (no tariff)")
 
             # a member: their org's bars only
             member = new_page()
             login(member, server.url, ann)
-            member.click("header nav a[data-nav=usage]")
+            nav(member, "usage")
             member.locator(f"#chart-hours rect[data-bar][data-series='{lab}']").first.wait_for()
             assert {r.get_attribute("data-series") for r in member.locator("#usage-charts rect[data-bar]").all()} \
                 == {lab}

@@ -1,8 +1,10 @@
-"""``gpucloud cluster``: a text map of the GPUs by block / rack / node and which org holds each.
+"""``gpucloud cluster``: a text map of the GPUs by block / rack / node and which org holds each; and
+``gpucloud cluster from-ray``, a cluster file from a running Ray cluster.
 
 One line per node (or per rack with ``--per-rack``) with one cell per GPU: the letter of the org whose job
 holds it (coloured on a terminal), ``#`` for a GPU held by a job you may not see, ``.`` for an idle one;
-a legend follows. Lines are wrapped to the terminal's width. ``--json`` prints the server's cluster document.
+a legend follows. On a terminal lines are wrapped to its width; into a pipe or a file they are not.
+``--json`` prints the server's cluster document.
 
 The cluster document names the holding job only when the caller may see it; the org of each such job comes
 from listing the caller's visible jobs in the holding states.
@@ -11,16 +13,17 @@ from listing the caller's visible jobs in the holding states.
 from __future__ import annotations
 
 import string
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any
 
-import typer
-from rich.text import Text
+from gpucloud.cli.command import JSON, Arg, Group, Namespace
+from gpucloud.cli.output import Text, echo, print_json, terminal_width
+from gpucloud.sdk.client import Client
 
-from gpucloud.cli.client import Client, connect
-from gpucloud.cli.errors import handle_errors
-from gpucloud.cli.output import JsonOption, console, print_json
+TYPE_CHECKING = False  # not typing's: importing typing costs a tenth of a CLI command (docs/cli.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 IDLE = "."
 HIDDEN = "#"
@@ -28,6 +31,39 @@ HOLDING_STATES = ("admitted", "running", "preempting")
 PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta", "bright_green",
            "bright_yellow", "bright_blue", "bright_red")
 _SPARE = string.ascii_uppercase + string.ascii_lowercase + string.digits
+#: The width of a map that is not wrapped (a pipe or a file).
+UNWRAPPED = 1 << 30
+
+commands = Group()
+cluster_group = commands.group("cluster", "A map of the cluster's GPUs by block, rack and node, and which org "
+                                          "holds each.")
+
+
+@cluster_group.command(
+    "from-ray",
+    Arg("--address", default="auto", help="The Ray cluster's address (default: auto, the one this host is in)."),
+    Arg("--out", help="Write the cluster file here (default: print it)."),
+    Arg("--name", default="ray", help="The cluster's name in the file (default: ray)."),
+    Arg("--gpu-type", default="H100-80GB", help="For nodes whose accelerator Ray does not know (default H100-80GB)."),
+    JSON,
+)
+def from_ray(a: Namespace) -> None:
+    """Write a cluster file from a running Ray cluster: its nodes with GPUs, their GPU counts and accelerator
+    types, racks and blocks from node labels (see docs/ray.md); ready for ``gpucloud server --cluster``."""
+    from gpucloud.service.executors.ray_discovery import cluster_from_ray
+
+    found = cluster_from_ray(a.address, a.name, a.gpu_type)
+    if a.as_json:
+        print_json({"nodes": found.nodes, "gpus": found.gpus, "warnings": found.warnings, "cluster": found.text})
+        return
+    for warning in found.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as out:
+            out.write(found.text)
+        echo(f"wrote {a.out}: {found.nodes} nodes, {found.gpus} GPUs")
+    else:
+        sys.stdout.write(found.text)
 
 
 def org_letters(orgs: Iterable[str]) -> dict[str, str]:
@@ -44,16 +80,8 @@ def org_letters(orgs: Iterable[str]) -> dict[str, str]:
 
 def job_owners(client: Client) -> dict[int, str]:
     """``{job id: org}`` of every job holding GPUs that the caller may see."""
-    owners: dict[int, str] = {}
-    for state in HOLDING_STATES:
-        cursor: int | None = None
-        while True:
-            page = client.get("/jobs", state=state, limit=1000, cursor=cursor)
-            owners.update({int(j["id"]): str(j["org"]) for j in page["items"]})
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-    return owners
+    return {int(j["id"]): str(j["org"]) for page in client.job_pages(state=list(HOLDING_STATES), page_size=1000)
+            for j in page["items"]}
 
 
 def _cells(gpus: list[dict[str, Any]], owners: Mapping[int, str], letters: Mapping[str, str],
@@ -61,13 +89,13 @@ def _cells(gpus: list[dict[str, Any]], owners: Mapping[int, str], letters: Mappi
     text = Text()
     for gpu in gpus:
         if not gpu["busy"]:
-            text.append(IDLE, style="dim")
+            text.append(IDLE, "dim")
             continue
         org = owners.get(gpu["job_id"]) if gpu.get("job_id") is not None else None
         if org is None:
-            text.append(HIDDEN, style="bold")
+            text.append(HIDDEN, "bold")
         else:
-            text.append(letters[org], style=f"bold {styles[org]}")
+            text.append(letters[org], f"bold {styles[org]}")
     return text
 
 
@@ -102,12 +130,12 @@ def render_map(cluster: Mapping[str, Any], owners: Mapping[int, str], *, width: 
     styles = {org: PALETTE[i % len(PALETTE)] for i, org in enumerate(sorted(letters))}
     types = ", ".join(f"{t['name']} {t['busy']}/{t['total']}" for t in cluster["gpu_types"])
     lines = [Text(f"cluster {cluster['name']}: {cluster['busy_gpus']}/{cluster['total_gpus']} GPUs busy ({types})",
-                  style="bold")]
+                  "bold")]
     names = [n["name"] for b in cluster["blocks"] for r in b["racks"] for n in r["nodes"]]
     rack_names = [r["name"] for b in cluster["blocks"] for r in b["racks"]]
     label_width = max((len(x) for x in (rack_names if per_rack else names)), default=0)
     for block in cluster["blocks"]:
-        lines.append(Text(f"block {block['name']}", style="bold"))
+        lines.append(Text(f"block {block['name']}", "bold"))
         for rack in block["racks"]:
             groups = [_cells(n["gpus"], owners, letters, styles) for n in rack["nodes"]]
             if per_rack:
@@ -119,32 +147,23 @@ def render_map(cluster: Mapping[str, Any], owners: Mapping[int, str], *, width: 
                     lines.append(Text("    ") + line)
     legend = Text("legend: ")
     for org in sorted(letters):
-        legend.append(letters[org], style=f"bold {styles[org]}")
+        legend.append(letters[org], f"bold {styles[org]}")
         legend.append(f" {org} ({held[org]})  ")
     legend.append(f"{HIDDEN} held by a job you may not see  {IDLE} idle")
     lines.append(legend)
     return lines
 
 
-@handle_errors
-def cluster(
-    per_rack: Annotated[bool, typer.Option("--per-rack", help="One line per rack instead of per node.")] = False,
-    as_json: JsonOption = False,
-) -> None:
+@cluster_group.default(Arg("--per-rack", action="store_true", help="One line per rack instead of per node."), JSON)
+def cluster(a: Namespace) -> None:
     """A map of the cluster's GPUs by block, rack and node, and which org holds each."""
-    with connect() as client:
+    with Client() as client:
         doc = client.get("/cluster")
-        if as_json:
+        if a.as_json:
             print_json(doc)
             return
         visible = any(g.get("job_id") is not None for b in doc["blocks"] for r in b["racks"] for n in r["nodes"]
                       for g in n["gpus"])
         owners = job_owners(client) if visible else {}
-    out = console()
-    for line in render_map(doc, owners, width=out.width, per_rack=per_rack):
-        out.print(line, overflow="ignore", crop=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``cluster`` to ``app``."""
-    app.command("cluster")(cluster)
+    for line in render_map(doc, owners, width=terminal_width() or UNWRAPPED, per_rack=a.per_rack):
+        echo(line)

@@ -1,13 +1,8 @@
-"""Turn user errors into one clear red line on stderr and exit code 2, never a traceback.
+"""One clear red line on stderr and exit code 2 for user errors in the Typer commands (``server``,
+``simulate``), never a traceback — the same line as the light commands print (:mod:`gpucloud.cli.command`).
 
-Use :func:`handle_errors` on a Typer command, or :func:`reported_errors` around a block::
-
-    @handle_errors
-    def simulate(...) -> None: ...
-
-Caught: every :class:`~gpucloud.errors.GpucloudError` (so :class:`~gpucloud.errors.InputError`,
-``UnknownNameError`` and trace errors) and :class:`OSError` (a file that cannot be read or written).
-Anything else is a bug and keeps its traceback.
+Use :func:`handle_errors` on a Typer command, or :func:`reported_errors` around a block. Caught: every
+:class:`~gpucloud.errors.GpucloudError` and :class:`OSError`; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -18,32 +13,12 @@ from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
+from gpucloud.cli.command import EXIT_INPUT_ERROR, report
 from gpucloud.errors import GpucloudError
-
-#: The exit code of a command that stopped on bad input.
-EXIT_INPUT_ERROR = 2
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def error_line(exc: BaseException) -> str:
-    """The one line shown for ``exc``: ``error: ...`` (newlines folded into ``; ``)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        where = exc.filename if exc.filename is not None else ""
-        text = f"{where}: {exc.strerror}" if where else exc.strerror
-    else:
-        text = str(exc) or type(exc).__name__
-    return "error: " + "; ".join(part.strip() for part in text.splitlines() if part.strip())
-
-
-def report(exc: BaseException) -> None:
-    """Print :func:`error_line` of ``exc`` in red on stderr."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(Text(error_line(exc), style="bold red"))
 
 
 @contextmanager

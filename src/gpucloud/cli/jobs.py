@@ -1,19 +1,15 @@
-"""Job commands: ``submit``, ``jobs``, ``job ID``, ``cancel``, ``logs [-f]``, ``queue`` — thin clients of the API."""
+"""Job commands: ``submit``, ``jobs``, ``job ID``, ``cancel``, ``logs [-f]``, ``queue`` — thin clients of the API
+through the SDK's :class:`~gpucloud.sdk.client.Client`."""
 
 from __future__ import annotations
 
-import os
-import secrets
+import argparse
+import sys
 import time
-from typing import Annotated, Any
 
-import typer
-
-from gpucloud.cli.client import connect, seg
-from gpucloud.cli.errors import handle_errors
+from gpucloud.cli.command import JSON, Arg, Group, Namespace, float_min, int_range, whole
 from gpucloud.cli.output import (
-    JsonOption,
-    console,
+    echo,
     fmt_command,
     fmt_duration,
     fmt_placement,
@@ -26,10 +22,18 @@ from gpucloud.cli.output import (
     styled_state,
 )
 from gpucloud.errors import InputError
+from gpucloud.sdk.calls import MAX_PAGE, new_idempotency_key, submit_body
+from gpucloud.sdk.client import Client
 
-#: The biggest page the server hands out (``--all`` asks for pages this big).
-MAX_PAGE = 1000
+TYPE_CHECKING = False  # not typing's: importing typing costs a tenth of a CLI command (docs/cli.md)
+if TYPE_CHECKING:
+    from typing import Any
+
 STATES = ("pending", "admitted", "running", "preempting", "succeeded", "failed", "cancelled", "timed_out")
+
+commands = Group()
+
+JOB_ID = Arg("job_id", metavar="JOB", type=whole, help="The job id.")
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -43,76 +47,59 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
-def submit_body(argv: list[str], *, gpus: int | None, nodes: int | None, gpus_per_node: int | None,
-                **fields: Any) -> dict[str, Any]:
-    """The ``POST /jobs`` body: the gang shape worked out from the options, and the options that were given."""
+def command_of(words: list[str]) -> list[str]:
+    """The job's command line: the words after ``--`` (or from the first one that is not an option)."""
+    argv = words[1:] if words[:1] == ["--"] else words
     if not argv:
         raise InputError("COMMAND", "give the command to run after --, e.g. gpucloud submit -- python train.py")
-    body: dict[str, Any] = {"argv": argv}
-    if gpus_per_node is not None:
-        if nodes is None:
-            raise InputError("--gpus-per-node", "needs --nodes", gpus_per_node)
-        total = nodes * gpus_per_node
-        if gpus is not None and gpus != total:
-            raise InputError("--gpus", f"disagrees with --nodes × --gpus-per-node = {total}", gpus)
-        gpus = total
-    if gpus is not None:
-        body["num_gpus"] = gpus
-    if nodes is not None:
-        body["nodes"] = nodes
-    body.update({k: v for k, v in fields.items() if v is not None})
-    return body
+    return argv
 
 
-@handle_errors
-def submit(
-    command: Annotated[list[str] | None, typer.Argument(help="The program and its arguments (after --).",
-                                                        show_default=False)] = None,
-    gpus: Annotated[int | None, typer.Option("--gpus", help="GPUs in total (default 1).")] = None,
-    nodes: Annotated[int | None, typer.Option("--nodes", help="Run as a gang over this many nodes.")] = None,
-    gpus_per_node: Annotated[int | None, typer.Option("--gpus-per-node", help="GPUs on each node (with --nodes).")
-                             ] = None,
-    gpu_type: Annotated[str | None, typer.Option("--gpu-type", help="e.g. H100-80GB (default: any).")] = None,
-    walltime: Annotated[str | None, typer.Option("--walltime", help="e.g. 3600, 30m, 1h30m (default 1h).")] = None,
-    priority: Annotated[str | None, typer.Option("--priority", help="low, normal, high or urgent.")] = None,
-    preemptible: Annotated[bool, typer.Option("--preemptible/--no-preemptible",
-                                              help="Whether the scheduler may preempt it.")] = True,
-    grace: Annotated[str | None, typer.Option("--grace", help="Time between SIGTERM and SIGKILL (default 10s).")
-                     ] = None,
-    org: Annotated[str | None, typer.Option("--org", help="Org to run in (operators; default: yours).")] = None,
-    project: Annotated[str | None, typer.Option("--project", help="Project to charge (default: default).")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="A name to recognise the job by.")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable.")] = None,
-    cwd: Annotated[str | None, typer.Option("--cwd", help="Working directory (default: the current one).")] = None,
-    idempotency_key: Annotated[str | None, typer.Option(
-        "--idempotency-key", help="Resubmitting with the same key returns the first job (default: random).")] = None,
-    service_class: Annotated[str | None, typer.Option(
-        "--service-class", help="How it is priced: standard, interactive or preemptible.")] = None,
-    reservation: Annotated[str | None, typer.Option(
-        "--reservation", help="Run inside this reservation of your org (its name or #id).")] = None,
-    as_json: JsonOption = False,
-) -> None:
+@commands.command(
+    "submit",
+    Arg("--gpus", type=int_range(1), help="GPUs in total (default 1)."),
+    Arg("--nodes", type=int_range(1), help="Run as a gang over this many nodes."),
+    Arg("--gpus-per-node", type=int_range(1), help="GPUs on each node (with --nodes)."),
+    Arg("--gpu-type", help="e.g. H100-80GB (default: any)."),
+    Arg("--walltime", help="e.g. 3600, 30m, 1h30m (default 1h)."),
+    Arg("--priority", help="low, normal, high or urgent."),
+    Arg("--preemptible", action=argparse.BooleanOptionalAction, default=True,
+        help="Whether the scheduler may preempt it (default: yes)."),
+    Arg("--grace", help="Time between SIGTERM and SIGKILL (default 10s)."),
+    Arg("--org", help="Org to run in (operators; default: yours)."),
+    Arg("--project", help="Project to charge (default: default)."),
+    Arg("--name", help="A name to recognise the job by."),
+    Arg("--env", "-e", action="append", default=[], metavar="KEY=VALUE", help="An environment variable; repeatable."),
+    Arg("--cwd", help="Working directory (default: the current one)."),
+    Arg("--idempotency-key", help="Resubmitting with the same key returns the first job (default: random)."),
+    Arg("--service-class", help="How it is priced: standard, interactive or preemptible."),
+    Arg("--reservation", help="Run inside this reservation of your org (its name or #id)."),
+    JSON,
+    Arg("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...", help="The program and its arguments."),
+    epilog="example: gpucloud submit --gpus 2 --walltime 1h -- python examples/jobs/train.py",
+)
+def submit(a: Namespace) -> None:
     """Submit a job and print its id.
 
-    Example: gpucloud submit --gpus 2 --walltime 1h -- python train.py
-    """
-    body = submit_body(
-        list(command or []), gpus=gpus, nodes=nodes, gpus_per_node=gpus_per_node, gpu_type=gpu_type,
-        walltime=walltime, priority=priority, grace=grace, org=org, project=project, name=name,
-        env=parse_env(env or []) or None, cwd=cwd if cwd is not None else os.getcwd(),
-        idempotency_key=idempotency_key or f"cli-{secrets.token_urlsafe(16)}", service_class=service_class,
-        reservation=reservation,
-    )
-    if not preemptible:
-        body["preemptible"] = False
-    with connect() as client:
+    Everything after -- is the command (the first word that is not an option also starts it). A lost answer is
+    sent again with the same idempotency key, so it never makes two jobs."""
+    try:
+        body = submit_body(
+            command_of(a.command), gpus=a.gpus, nodes=a.nodes, gpus_per_node=a.gpus_per_node,
+            preemptible=None if a.preemptible else False, env=parse_env(a.env), cwd=a.cwd,
+            idempotency_key=a.idempotency_key or new_idempotency_key("cli"), gpu_type=a.gpu_type,
+            walltime=a.walltime, priority=a.priority, grace=a.grace, org=a.org, project=a.project, name=a.name,
+            service_class=a.service_class, reservation=a.reservation)
+    except InputError as exc:  # the SDK names its arguments; name the options here
+        raise InputError("--" + exc.field.replace("_", "-"), exc.reason, exc.value) from None
+    with Client() as client:
         job = client.post("/jobs", body, retries=1)
-    if as_json:
+    if a.as_json:
         print_json(job)
         return
-    typer.echo(job["id"])
+    echo(str(job["id"]))
     if not job.get("created", True):
-        typer.echo(f"job {job['id']} was already submitted with this idempotency key", err=True)
+        echo(f"job {job['id']} was already submitted with this idempotency key", err=True)
 
 
 def _job_rows(items: list[dict[str, Any]]) -> list[list[object]]:
@@ -124,41 +111,40 @@ def _job_rows(items: list[dict[str, Any]]) -> list[list[object]]:
 JOB_COLUMNS = ("ID", "NAME", "STATE", "ORG", "USER", "GPUS", "WALLTIME", "SUBMITTED", "COMMAND", "REASON")
 
 
-@handle_errors
-def list_jobs(
-    state: Annotated[str | None, typer.Option("--state", help=f"One of: {', '.join(STATES)}.")] = None,
-    org: Annotated[str | None, typer.Option("--org", help="Only this org's jobs.")] = None,
-    user: Annotated[str | None, typer.Option("--user", help="Only this user's jobs.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_PAGE, help="Show at most this many.")] = 50,
-    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page, not just the newest --limit.")
-                         ] = False,
-    as_json: JsonOption = False,
-) -> None:
+@commands.command(
+    "jobs",
+    Arg("--state", choices=STATES, metavar="STATE", help=f"Only jobs in this state: {', '.join(STATES)}."),
+    Arg("--org", help="Only this org's jobs."),
+    Arg("--user", help="Only this user's jobs."),
+    Arg("--limit", type=int_range(1, MAX_PAGE), default=50, help="Show at most this many (default 50)."),
+    Arg("--all", dest="all_pages", action="store_true", help="Fetch every page, not just the newest --limit."),
+    JSON,
+)
+def list_jobs(a: Namespace) -> None:
     """List the jobs you may see, newest first."""
     items: list[dict[str, Any]] = []
     cursor: int | None = None
-    with connect() as client:
-        while True:
-            page = client.get("/jobs", state=state, org=org, user=user, cursor=cursor,
-                              limit=MAX_PAGE if all_pages else limit)
+    with Client() as client:
+        pages = client.job_pages(state=a.state, org=a.org, user=a.user, page_size=MAX_PAGE if a.all_pages else a.limit)
+        for page in pages:
             items.extend(page["items"])
             cursor = page["next_cursor"]
-            if not all_pages or cursor is None:
+            if not a.all_pages:
                 break
-    if as_json:
+    if a.as_json:
         print_json({"items": items, "next_cursor": cursor})
         return
     print_table(JOB_COLUMNS, _job_rows(items), empty="no jobs")
     if cursor is not None:
-        typer.echo(f"(showing the newest {len(items)}; --all or a bigger --limit for more)", err=True)
+        echo(f"(showing the newest {len(items)}; --all or a bigger --limit for more)", err=True)
 
 
-@handle_errors
-def show_job(job_id: Annotated[int, typer.Argument(help="The job id.")], as_json: JsonOption = False) -> None:
+@commands.command("job", JOB_ID, JSON)
+def show_job(a: Namespace) -> None:
     """Show one job: its request, where it runs, and every state change with time and reason."""
-    with connect() as client:
-        job = client.get(f"/jobs/{job_id}")
-    if as_json:
+    with Client() as client:
+        job = client.get(f"/jobs/{a.job_id}")
+    if a.as_json:
         print_json(job)
         return
     print_fields([
@@ -174,67 +160,56 @@ def show_job(job_id: Annotated[int, typer.Argument(help="The job id.")], as_json
         ("placement", fmt_placement(job["placement"])),
         ("runs / preemptions", f"{job['run_count']} / {job['preemptions']}"),
     ] + ([("cancel", "requested")] if job["cancel_requested"] else []), title=f"job {job['id']}")
-    console().print()
+    echo()
     print_table(("TIME", "FROM", "TO", "REASON"),
                 [[fmt_time(e["at"]), e["from_state"] or "", styled_state(e["to_state"]), e["reason"]]
                  for e in job["events"]], title="events", empty="no events")
 
 
-@handle_errors
-def cancel(job_id: Annotated[int, typer.Argument(help="The job id.")], as_json: JsonOption = False) -> None:
+@commands.command("cancel", JOB_ID, JSON)
+def cancel(a: Namespace) -> None:
     """Cancel a job: a pending one at once, a running one is stopped by the control loop."""
-    with connect() as client:
-        job = client.post(f"/jobs/{job_id}/cancel")
-    if as_json:
+    with Client() as client:
+        job = client.post(f"/jobs/{a.job_id}/cancel")
+    if a.as_json:
         print_json(job)
     elif job["state"] == "cancelled":
-        typer.echo(f"job {job['id']} cancelled")
+        echo(f"job {job['id']} cancelled")
     else:
-        typer.echo(f"job {job['id']} is {job['state']}: cancel requested, the control loop stops it")
+        echo(f"job {job['id']} is {job['state']}: cancel requested, the control loop stops it")
 
 
-@handle_errors
-def logs(
-    job_id: Annotated[int, typer.Argument(help="The job id.")],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
-    stderr: Annotated[bool, typer.Option("--stderr", help="Read stderr instead of stdout.")] = False,
-    poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between polls with -f.")] = 1.0,
-    as_json: JsonOption = False,
-) -> None:
-    """Print a job's stdout (or --stderr); with -f follow it until the job ends."""
-    stream = "stderr" if stderr else "stdout"
-    offset = 0
+@commands.command(
+    "logs", JOB_ID,
+    Arg("--follow", "-f", action="store_true", help="Keep printing until the job ends."),
+    Arg("--stderr", action="store_true", help="Read stderr instead of stdout."),
+    Arg("--rank", type=int_range(0), default=0,
+        help="Whose output: the rank (the node of a multi-node gang, in placement order; default 0)."),
+    Arg("--poll", type=float_min(0.05), default=1.0, help="Seconds between polls with -f (default 1)."),
+    JSON,
+)
+def logs(a: Namespace) -> None:
+    """Print a job's stdout (or --stderr) of rank 0 (or --rank N); with -f follow it until the job ends."""
     collected: list[str] = []
     last: dict[str, Any] = {}
-    with connect() as client:
-        try:
-            while True:
-                last = client.get(f"/jobs/{seg(job_id)}/logs", stream=stream, offset=offset)
-                offset = last["next_offset"]
-                if last["text"]:
-                    if as_json:
-                        collected.append(last["text"])
-                    else:
-                        typer.echo(last["text"], nl=False)
-                if last["done"] or (not follow and offset >= last["size"]):
-                    break
-                if offset >= last["size"]:
-                    time.sleep(poll)
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-    if as_json:
+    with Client() as client:
+        for last in client.log_pages(a.job_id, stream="stderr" if a.stderr else "stdout", follow=a.follow,
+                                     poll=a.poll, rank=a.rank):
+            if a.as_json:
+                collected.append(last["text"])
+            elif last["text"]:
+                sys.stdout.write(last["text"])
+                sys.stdout.flush()
+    if a.as_json:
         print_json({**last, "text": "".join(collected), "offset": 0})
 
 
-@handle_errors
-def show_queue(
-    org: Annotated[str | None, typer.Option("--org", help="Only this org's entries (operators).")] = None,
-    as_json: JsonOption = False,
-) -> None:
+@commands.command("queue", Arg("--org", help="Only this org's entries (operators)."), JSON)
+def show_queue(a: Namespace) -> None:
     """The pending jobs you may see, in queue order, with why each one waits."""
-    with connect() as client:
-        queue = client.get("/queue", org=org)
-    if as_json:
+    with Client() as client:
+        queue = client.get("/queue", org=a.org)
+    if a.as_json:
         print_json(queue)
         return
     now = time.time()
@@ -243,20 +218,9 @@ def show_queue(
              e["job"]["reason"]] for e in queue["items"]]
     print_table(("POS", "JOB", "NAME", "ORG", "USER", "GPUS", "SHAPE", "PRIORITY", "WAITING", "REASON"), rows,
                 empty="no pending jobs you may see")
-    typer.echo(f"{len(rows)} shown, {queue['total_pending']} pending in the whole queue", err=True)
+    echo(f"{len(rows)} shown, {queue['total_pending']} pending in the whole queue", err=True)
 
 
 def _shape_only(job: dict[str, Any]) -> str:
     """``2×8`` for an explicit gang, ``auto`` when the scheduler picks the nodes; with the GPU type if set."""
-    shape = fmt_shape(job) if job.get("nodes") else " ".join(filter(None, ["auto", job.get("gpu_type")]))
-    return shape
-
-
-def register(app: typer.Typer) -> None:
-    """Add the job commands to ``app``."""
-    app.command("submit", context_settings={"allow_interspersed_args": False})(submit)
-    app.command("jobs")(list_jobs)
-    app.command("job")(show_job)
-    app.command("cancel")(cancel)
-    app.command("logs")(logs)
-    app.command("queue")(show_queue)
+    return fmt_shape(job) if job.get("nodes") else " ".join(filter(None, ["auto", job.get("gpu_type")]))

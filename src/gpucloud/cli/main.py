@@ -1,10 +1,14 @@
-"""The ``gpucloud`` command: a Typer app that each command module adds itself to with one line below."""
+"""The Typer app of the commands that run big things locally: ``server`` and ``simulate``.
+
+The ``gpucloud`` command (:mod:`gpucloud.cli.entry`) imports it only for them; every other command is a light
+one. ``python -m gpucloud.cli.main`` runs the whole ``gpucloud`` command.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from gpucloud.cli import admin, cluster_map, jobs, money, reservations, server, simulate
+from gpucloud.cli import server, simulate
 
 app = typer.Typer(
     name="gpucloud",
@@ -20,15 +24,11 @@ def main() -> None:
     """gpucloud: the control plane of a shared GPU cloud."""
 
 
-# -- commands: one line per module --------------------------------------------------------------------------
 app.command("simulate")(simulate.simulate)
 app.command("server")(server.server)
-jobs.register(app)
-cluster_map.register(app)
-admin.register(app)
-money.register(app)
-reservations.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    from gpucloud.cli.entry import main as run_gpucloud
+
+    raise SystemExit(run_gpucloud())

@@ -9,23 +9,21 @@ send the request and show the answer or its error.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+import sys
 
-import typer
-
-from gpucloud.cli.client import connect, seg
-from gpucloud.cli.errors import handle_errors
-from gpucloud.cli.output import JsonOption, fmt_time, print_json, print_table
+from gpucloud.cli.command import JSON, Arg, Group, Namespace, int_range
+from gpucloud.cli.output import echo, fmt_time, print_json, print_table
 from gpucloud.errors import InputError
-from gpucloud.money.tariff_file import load_tariffs
-from gpucloud.money.tariff_json import tariff_to_json
-from gpucloud.times import time_input
+from gpucloud.sdk.client import Client, seg
 
-budget_app = typer.Typer(help="Project budgets in points: list, ledger, topup and expire (operator).",
-                         no_args_is_help=True)
-tariff_app = typer.Typer(help="Tariff versions (prices in points): list, load (operator).", no_args_is_help=True)
-programme_app = typer.Typer(help="Subsidy programmes: list, create and update (operator).", no_args_is_help=True)
+TYPE_CHECKING = False  # not typing's: importing typing costs a tenth of a CLI command (docs/cli.md)
+if TYPE_CHECKING:
+    from typing import Any
+
+commands = Group()
+budget = commands.group("budget", "Project budgets in points: list, ledger, topup and expire (operator).")
+tariff = commands.group("tariff", "Tariff versions (prices in points): list, load (operator).")
+programme = commands.group("programme", "Subsidy programmes: list, create and update (operator).")
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -33,7 +31,11 @@ programme_app = typer.Typer(help="Subsidy programmes: list, create and update (o
 
 def parse_expires(text: str | None, option: str = "--expires") -> float | None:
     """A date (midnight UTC), a date-time, or UTC epoch seconds → epoch seconds (:mod:`gpucloud.times`)."""
-    return None if text is None else time_input(option, text)
+    if text is None:
+        return None
+    from gpucloud.times import time_input
+
+    return time_input(option, text)
 
 
 def _pairs(mapping: dict[str, Any]) -> str:
@@ -43,13 +45,12 @@ def _pairs(mapping: dict[str, Any]) -> str:
 # --- budgets -------------------------------------------------------------------------------------------------
 
 
-@budget_app.command("list")
-@handle_errors
-def budget_list(as_json: JsonOption = False) -> None:
+@budget.command("list", JSON)
+def budget_list(a: Namespace) -> None:
     """List project budgets (your org's projects; operators: every project)."""
-    with connect() as client:
+    with Client() as client:
         budgets = client.get("/budgets")
-    if as_json:
+    if a.as_json:
         print_json(budgets)
         return
     print_table(("ORG", "PROJECT", "BALANCE", "HELD", "AVAILABLE", "SPENT", "CAP", "EXPIRES"),
@@ -57,19 +58,17 @@ def budget_list(as_json: JsonOption = False) -> None:
                   fmt_time(b["expires_at"])] for b in budgets], empty="no budgets")
 
 
-@budget_app.command("ledger")
-@handle_errors
-def budget_ledger(
-    org: Annotated[str, typer.Argument(help="The org.")],
-    project: Annotated[str, typer.Argument(help="The project.")],
-    limit: Annotated[int, typer.Option("--limit", help="Entries per page (1-1000).")] = 100,
-    offset: Annotated[int, typer.Option("--offset", help="Entries to skip.")] = 0,
-    as_json: JsonOption = False,
-) -> None:
+@budget.command(
+    "ledger", Arg("org", help="The org."), Arg("project", help="The project."),
+    Arg("--limit", type=int_range(1, 1000), default=100, help="Entries per page (1-1000, default 100)."),
+    Arg("--offset", type=int_range(0), default=0, help="Entries to skip."),
+    JSON,
+)
+def budget_ledger(a: Namespace) -> None:
     """Show a project's ledger entries (top-ups, holds, charges, ...), one page."""
-    with connect() as client:
-        page = client.get(f"/budgets/{seg(org)}/{seg(project)}/ledger", offset=offset, limit=limit)
-    if as_json:
+    with Client() as client:
+        page = client.get(f"/budgets/{seg(a.org)}/{seg(a.project)}/ledger", offset=a.offset, limit=a.limit)
+    if a.as_json:
         print_json(page)
         return
     items = page["items"]
@@ -77,57 +76,52 @@ def budget_ledger(
                 [[e["id"], fmt_time(e["at"]), e["kind"], e["amount"], e["subsidy"], e["ref"], e["note"]]
                  for e in items], empty="no ledger entries")
     if items:
-        typer.echo(f"entries {offset + 1}-{offset + len(items)} of {page['total']}")
+        echo(f"entries {a.offset + 1}-{a.offset + len(items)} of {page['total']}")
 
 
-@budget_app.command("topup")
-@handle_errors
-def budget_topup(
-    org: Annotated[str, typer.Argument(help="The org.")],
-    project: Annotated[str, typer.Argument(help="The project.")],
-    amount: Annotated[str, typer.Argument(help="Points to add, e.g. 100 or 12.5 (at most 4 decimals).")],
-    expires: Annotated[str | None, typer.Option(
-        "--expires", help="When the budget expires: a date (midnight UTC), a datetime with a zone, or epoch "
-                          "seconds.")] = None,
-    cap: Annotated[str | None, typer.Option("--cap", help="Most points the project may spend per period.")] = None,
-    note: Annotated[str, typer.Option("--note", help="Kept on the ledger entry.")] = "",
-    as_json: JsonOption = False,
-) -> None:
+@budget.command(
+    "topup", Arg("org", help="The org."), Arg("project", help="The project."),
+    Arg("amount", help="Points to add, e.g. 100 or 12.5 (at most 4 decimals)."),
+    Arg("--expires", help="When the budget expires: a date (midnight UTC), a datetime with a zone, or epoch "
+                          "seconds."),
+    Arg("--cap", help="Most points the project may spend per period."),
+    Arg("--note", default="", help="Kept on the ledger entry."),
+    JSON,
+)
+def budget_topup(a: Namespace) -> None:
     """Add points to a project's budget (operator)."""
-    body: dict[str, Any] = {"amount": amount.strip(), "note": note, "expires_at": parse_expires(expires)}
-    if cap is not None:
-        body["cap"] = cap.strip()
-    with connect() as client:
-        b = client.post(f"/budgets/{seg(org)}/{seg(project)}/topup", body)
-    if as_json:
+    body: dict[str, Any] = {"amount": a.amount.strip(), "note": a.note, "expires_at": parse_expires(a.expires)}
+    if a.cap is not None:
+        body["cap"] = a.cap.strip()
+    with Client() as client:
+        b = client.post(f"/budgets/{seg(a.org)}/{seg(a.project)}/topup", body)
+    if a.as_json:
         print_json(b)
     else:
-        typer.echo(f"topped up {b['org']}/{b['project']} by {body['amount']}: balance {b['balance']}, "
-                   f"available {b['available']}")
+        echo(f"topped up {b['org']}/{b['project']} by {body['amount']}: balance {b['balance']}, "
+             f"available {b['available']}")
 
 
-@budget_app.command("expire")
-@handle_errors
-def budget_expire(as_json: JsonOption = False) -> None:
+@budget.command("expire", JSON)
+def budget_expire(a: Namespace) -> None:
     """Expire now the budgets past their expiry date (operator; the server does it about once a minute)."""
-    with connect() as client:
+    with Client() as client:
         out = client.post("/budgets/expire", {})
-    if as_json:
+    if a.as_json:
         print_json(out)
     else:
-        typer.echo(f"expired: {', '.join(out['expired'])}" if out["expired"] else "nothing to expire")
+        echo(f"expired: {', '.join(out['expired'])}" if out["expired"] else "nothing to expire")
 
 
 # --- tariffs -------------------------------------------------------------------------------------------------
 
 
-@tariff_app.command("list")
-@handle_errors
-def tariff_list(as_json: JsonOption = False) -> None:
+@tariff.command("list", JSON)
+def tariff_list(a: Namespace) -> None:
     """List the tariff versions, oldest first."""
-    with connect() as client:
+    with Client() as client:
         out = client.get("/tariffs")
-    if as_json:
+    if a.as_json:
         print_json(out)
         return
     print_table(("NAME", "VALID FROM", "MIN", "INCR", "POINTS/GPU-HOUR", "SERVICE", "PRIORITY"),
@@ -136,39 +130,41 @@ def tariff_list(as_json: JsonOption = False) -> None:
                  for t in out["tariffs"]], empty="no tariffs (budgets are off)")
 
 
-@tariff_app.command("load")
-@handle_errors
-def tariff_load(file: Annotated[Path, typer.Argument(help="A tariff YAML file (see docs/money.md).")],
-                as_json: JsonOption = False) -> None:
+@tariff.command("load", Arg("file", help="A tariff YAML file (see docs/money.md)."), JSON)
+def tariff_load(a: Namespace) -> None:
     """Check a tariff file and add its versions on the server (operator); the server checks its GPU types."""
-    book = load_tariffs(file)
-    with connect() as client:
+    from pathlib import Path
+
+    from gpucloud.money.tariff_file import load_tariffs
+    from gpucloud.money.tariff_json import tariff_to_json
+
+    book = load_tariffs(Path(a.file))
+    with Client() as client:
         out = client.post("/tariffs", {"tariffs": [tariff_to_json(t) for t in book.tariffs]})
-    if as_json:
+    if a.as_json:
         print_json(out)
     else:
-        typer.echo(f"added {len(out['added'])} tariff version(s): {', '.join(out['added'])}")
+        echo(f"added {len(out['added'])} tariff version(s): {', '.join(out['added'])}")
 
 
 # --- programmes ----------------------------------------------------------------------------------------------
 
-OrgsOpt = Annotated[list[str] | None, typer.Option("--org", help="An org eligible by name (repeat for more).")]
-KindsOpt = Annotated[list[str] | None, typer.Option(
-    "--org-kind", help="A kind of org eligible (e.g. university; repeat for more).")]
-CapOpt = Annotated[str | None, typer.Option("--org-cap", help="Most points it pays for one org.")]
-FromOpt = Annotated[str | None, typer.Option(
-    "--from", help="Runs that start from then (a date, a datetime with a zone, or epoch seconds).")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="... and before then.")]
+ORGS = Arg("--org", dest="orgs", action="append", help="An org eligible by name (repeat for more).")
+KINDS = Arg("--org-kind", dest="kinds", action="append", help="A kind of org eligible (e.g. university; repeat).")
+CAP = Arg("--org-cap", help="Most points it pays for one org.")
+FROM = Arg("--from", dest="valid_from", help="Runs that start from then (a date, a datetime with a zone, or epoch "
+                                             "seconds).")
+UNTIL = Arg("--until", dest="valid_until", help="... and before then.")
 
 
-def _programme_body(share: str | None, total: str | None, org_cap: str | None, orgs: list[str] | None,
-                    kinds: list[str] | None, valid_from: str | None, valid_until: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"share": share, "total": total, "org_cap": org_cap, "orgs": orgs, "org_kinds": kinds}
+def _programme_body(a: Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"share": a.share, "total": a.total, "org_cap": a.org_cap, "orgs": a.orgs,
+                            "org_kinds": a.kinds}
     body = {k: v.strip() if isinstance(v, str) else v for k, v in body.items() if v is not None}
-    if valid_from is not None:
-        body["valid_from"] = parse_expires(valid_from, "--from")
-    if valid_until is not None:
-        body["valid_until"] = parse_expires(valid_until, "--until")
+    if a.valid_from is not None:
+        body["valid_from"] = parse_expires(a.valid_from, "--from")
+    if a.valid_until is not None:
+        body["valid_until"] = parse_expires(a.valid_until, "--until")
     return body
 
 
@@ -176,16 +172,15 @@ def _show_programme(p: dict[str, Any], verb: str, as_json: bool) -> None:
     if as_json:
         print_json(p)
     else:
-        typer.echo(f"{verb} programme {p['name']}: pays {p['share']} up to {p['total']} (remaining {p['remaining']})")
+        echo(f"{verb} programme {p['name']}: pays {p['share']} up to {p['total']} (remaining {p['remaining']})")
 
 
-@programme_app.command("list")
-@handle_errors
-def programme_list(as_json: JsonOption = False) -> None:
+@programme.command("list", JSON)
+def programme_list(a: Namespace) -> None:
     """List the subsidy programmes with what each has paid and has left (--json: validity, held, per org)."""
-    with connect() as client:
+    with Client() as client:
         out = client.get("/programmes")
-    if as_json:
+    if a.as_json:
         print_json(out)
         return
     print_table(("NAME", "SHARE", "ELIGIBLE", "ORG CAP", "TOTAL", "PAID", "REMAINING"),
@@ -193,80 +188,61 @@ def programme_list(as_json: JsonOption = False) -> None:
                   p["org_cap"] or "", p["total"], p["paid"], p["remaining"]] for p in out], empty="no programmes")
 
 
-@programme_app.command("create")
-@handle_errors
-def programme_create(
-    name: Annotated[str, typer.Argument(help="The programme's name.")],
-    share: Annotated[str, typer.Option("--share", help="The share it pays: 1/2, 0.5, ...")],
-    total: Annotated[str, typer.Option("--total", help="The most points it pays in all.")],
-    org_cap: CapOpt = None,
-    orgs: OrgsOpt = None,
-    kinds: KindsOpt = None,
-    valid_from: FromOpt = None,
-    valid_until: UntilOpt = None,
-    as_json: JsonOption = False,
-) -> None:
+@programme.command(
+    "create", Arg("name", help="The programme's name."),
+    Arg("--share", required=True, help="The share it pays: 1/2, 0.5, ..."),
+    Arg("--total", required=True, help="The most points it pays in all."),
+    CAP, ORGS, KINDS, FROM, UNTIL, JSON,
+)
+def programme_create(a: Namespace) -> None:
     """Create a subsidy programme (operator). Eligible: the orgs named with --org, or of a kind in --org-kind."""
-    body = {"name": name, **_programme_body(share, total, org_cap, orgs, kinds, valid_from, valid_until)}
-    with connect() as client:
+    body = {"name": a.name, **_programme_body(a)}
+    with Client() as client:
         p = client.post("/programmes", body)
-    _show_programme(p, "created", as_json)
+    _show_programme(p, "created", a.as_json)
 
 
-@programme_app.command("update")
-@handle_errors
-def programme_update(
-    name: Annotated[str, typer.Argument(help="The programme's name.")],
-    share: Annotated[str | None, typer.Option("--share", help="A new share (for runs that start from now).")] = None,
-    total: Annotated[str | None, typer.Option("--total", help="A new total.")] = None,
-    org_cap: CapOpt = None,
-    orgs: OrgsOpt = None,
-    kinds: KindsOpt = None,
-    valid_from: FromOpt = None,
-    valid_until: UntilOpt = None,
-    as_json: JsonOption = False,
-) -> None:
+@programme.command(
+    "update", Arg("name", help="The programme's name."),
+    Arg("--share", help="A new share (for runs that start from now)."),
+    Arg("--total", help="A new total."),
+    CAP, ORGS, KINDS, FROM, UNTIL, JSON,
+)
+def programme_update(a: Namespace) -> None:
     """Change a programme's terms (operator); what is not given stays. --org / --org-kind replace the lists."""
-    body = _programme_body(share, total, org_cap, orgs, kinds, valid_from, valid_until)
+    body = _programme_body(a)
     if not body:
         raise InputError("options", "give at least one of --share, --total, --org-cap, --org, --org-kind, --from, "
                                     "--until")
-    with connect() as client:
-        p = client.patch(f"/programmes/{seg(name)}", body)
-    _show_programme(p, "updated", as_json)
+    with Client() as client:
+        p = client.patch(f"/programmes/{seg(a.name)}", body)
+    _show_programme(p, "updated", a.as_json)
 
 
 # --- usage ---------------------------------------------------------------------------------------------------
 
 
-@handle_errors
-def usage(
-    month: Annotated[str, typer.Option("--month", help="The UTC month, YYYY-MM.")],
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print the server's CSV as is.")] = False,
-    by_user: Annotated[bool, typer.Option("--by-user", help="One row per user as well.")] = False,
-    as_json: JsonOption = False,
-) -> None:
+@commands.command(
+    "usage",
+    Arg("--month", required=True, help="The UTC month, YYYY-MM."),
+    Arg("--csv", dest="as_csv", action="store_true", help="Print the server's CSV as is."),
+    Arg("--by-user", action="store_true", help="One row per user as well."),
+    JSON,
+)
+def usage(a: Namespace) -> None:
     """Usage of a month by org, project (and user) and GPU type (your org; operators: all)."""
-    if as_csv and as_json:
+    if a.as_csv and a.as_json:
         raise InputError("--csv", "give --csv or --json, not both")
-    with connect() as client:
-        if as_csv:
-            typer.echo(client.get_text("/usage", month=month, format="csv", by_user=by_user), nl=False)
+    with Client() as client:
+        if a.as_csv:
+            sys.stdout.write(client.get_text("/usage", month=a.month, format="csv", by_user=a.by_user))
             return
-        rows = client.get("/usage", month=month, format="json", by_user=by_user)
-    if as_json:
+        rows = client.get("/usage", month=a.month, format="json", by_user=a.by_user)
+    if a.as_json:
         print_json(rows)
         return
-    user = ("USER",) if by_user else ()
-    print_table(("MONTH", "ORG", "PROJECT", *user, "GPU TYPE", "RUNS", "GPU-HOURS", "POINTS", "SUBSIDY", "CHARGED"),
-                [[r["month"], r["org"], r["project"], *([r["user"]] if by_user else []), r["gpu_type"], r["runs"],
+    who = ("USER",) if a.by_user else ()
+    print_table(("MONTH", "ORG", "PROJECT", *who, "GPU TYPE", "RUNS", "GPU-HOURS", "POINTS", "SUBSIDY", "CHARGED"),
+                [[r["month"], r["org"], r["project"], *([r["user"]] if a.by_user else []), r["gpu_type"], r["runs"],
                   r["gpu_hours"], r["points"], r["subsidy"], r["charged"]] for r in rows],
-                empty=f"no usage in {month}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``usage`` and the budget / tariff / programme groups."""
-    app.command("usage")(usage)
-    app.add_typer(budget_app, name="budget")
-    app.add_typer(tariff_app, name="tariff")
-    app.add_typer(programme_app, name="programme")
+                empty=f"no usage in {a.month}")

@@ -40,8 +40,22 @@ def server(
                                              help="address to listen on (default: 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option("--port", envvar="GPUCLOUD_PORT", show_envvar=True,
                                              help="port to listen on (default: 8080)")] = None,
-    executor: Annotated[str | None, typer.Option("--executor", envvar="GPUCLOUD_EXECUTOR", show_envvar=True,
-                                                 help="how jobs run: local (default) or noop")] = None,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", envvar="GPUCLOUD_EXECUTOR", show_envvar=True,
+        help="how jobs run: local (default: on this machine), ray (on the nodes of a Ray cluster), or noop")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", envvar="GPUCLOUD_RAY_ADDRESS", show_envvar=True,
+        help="with --executor ray: the Ray cluster's address (default: auto: the one this host is in)")] = None,
+    ray_agent_dir: Annotated[str | None, typer.Option(
+        "--ray-agent-dir", envvar="GPUCLOUD_RAY_AGENT_DIR", show_envvar=True,
+        help="with --executor ray: where each host keeps rank logs and exit files ({node}: the node's name)")] = None,
+    run_as: Annotated[str | None, typer.Option(
+        "--run-as", envvar="GPUCLOUD_RUN_AS", show_envvar=True,
+        help="the OS account jobs run as: server (default: this server's own), same-name (the gpucloud user's "
+             "name), or table (--run-as-table)")] = None,
+    run_as_table: Annotated[str | None, typer.Option(
+        "--run-as-table", envvar="GPUCLOUD_RUN_AS_TABLE", show_envvar=True,
+        help="with --run-as table: a YAML/JSON file mapping gpucloud user names to OS account names")] = None,
     policy: Annotated[str | None, typer.Option(
         "--policy", envvar="GPUCLOUD_POLICY", show_envvar=True,
         help="queue policy: backfill (default), fifo, fairshare, las, srtf")] = None,
@@ -64,7 +78,8 @@ def server(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = _settings(database_url=database_url, cluster_file=cluster, data_dir=data_dir, host=host, port=port,
-                         executor=executor, policy=policy, tariff_file=tariff)
+                         executor=executor, policy=policy, tariff_file=tariff, ray_address=ray_address,
+                         ray_agent_dir=ray_agent_dir, run_as=run_as, run_as_table=run_as_table)
     status = serve(settings, interval_s=tick, say=lambda line: typer.echo(line),
                    workers=workers if workers is not None else default_workers(), verbose=verbose)
     if status:

@@ -3,7 +3,8 @@
 Prints one table (rows: metrics, columns: policies); shows a progress bar per policy when stdout is a
 terminal. With ``--out DIR`` writes each policy's ``jobs.csv``, ``allocations.csv``, ``summary.json`` and
 ``utilisation.png`` into ``DIR/POLICY/`` (into ``DIR/`` itself when one policy runs), and the CDFs of wait
-time and JCT of all policies into ``DIR/wait_cdf.png`` and ``DIR/jct_cdf.png``.
+time and JCT of all policies into ``DIR/wait_cdf.png`` and ``DIR/jct_cdf.png``. The charts need matplotlib (the
+``plots`` extra): without it a note says so before the replay and only the CSVs and summaries are written.
 
 With ``--tariff FILE`` every run is priced (:mod:`gpucloud.sim.money`): a cost table per policy is printed and
 ``costs.csv`` written next to ``summary.json``; ``--budgets FILE`` (org → points) enforces budgets in the
@@ -13,6 +14,7 @@ tariff's ``valid_from``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -109,12 +111,16 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
         rows += [(f"{what} avg", _duration(st.avg)), (f"{what} median", _duration(st.median)),
                  (f"{what} p95", _duration(st.p95)), (f"{what} p99", _duration(st.p99))]
     fair = "-" if s.jain_fairness is None else f"{s.jain_fairness:.3f}"
+    share = "-" if s.jain_share is None else f"{s.jain_share:.3f}"
     rows += [
+        ("longest wait (any job, once)", _duration(s.longest_wait)),
         ("makespan", _duration(s.makespan)),
         ("GPU utilisation", f"{s.utilisation:.1%}"),
         ("GPU-hours", f"{s.gpu_hours:,.0f}"),
         ("Jain fairness (slowdown)", fair),
+        ("Jain fairness (share/weight)", share),
         ("preemptions", f"{s.preemptions:,}"),
+        ("work lost to preemption", f"{s.lost_gpu_hours:,.0f} GPU-h ({s.lost_share:.1%})"),
         ("timed out", f"{s.timed_out:,}"),
         ("scheduling cycles", f"{s.cycles:,}"),
         ("simulator wall time", f"{s.wall_time:.2f} s"),
@@ -260,8 +266,14 @@ def simulate(
     jobs = data.jobs[:limit] if limit is not None else data.jobs
     check_fits(the_cluster, org_map, jobs, str(trace))
     money = money_config(tariff, budgets, trace_start, the_cluster, data, jobs)
+    draw = False
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)  # fail before the replay, not after it
+        from gpucloud.sim.plots import MISSING, available
+
+        draw = available()
+        if not draw:
+            print(f"note: {MISSING}; writing the CSVs and summaries without charts", file=sys.stderr)
     console.print(f"{trace.name}: {len(jobs):,} job{'' if len(jobs) == 1 else 's'} ({fmt}) on {the_cluster.name}: "
                   f"{the_cluster.total_gpus:,} GPUs, {len(the_cluster.nodes):,} nodes", highlight=False)
 
@@ -286,9 +298,10 @@ def simulate(
 
                 target = out / name if len(names) > 1 else out
                 write_run(result, summary, target)
-                plot_utilisation(result, target / "utilisation.png")
-                waits[name] = [r.wait_time for r in result.jobs if r.wait_time is not None]
-                jcts[name] = [r.jct for r in result.jobs if r.jct is not None]
+                if draw:
+                    plot_utilisation(result, target / "utilisation.png")
+                    waits[name] = [r.wait_time for r in result.jobs if r.wait_time is not None]
+                    jcts[name] = [r.jct for r in result.jobs if r.jct is not None]
             del result  # keep one run's rows in memory at a time
 
     console.print(summary_table(summaries))
@@ -302,9 +315,10 @@ def simulate(
     for name, report in reports.items():
         console.print(cost_table(name, report))
     if out is not None:
-        from gpucloud.sim.plots import plot_cdf
+        if draw:
+            from gpucloud.sim.plots import plot_cdf
 
-        plot_cdf(waits, "wait time", out / "wait_cdf.png")
-        plot_cdf(jcts, "JCT", out / "jct_cdf.png")
+            plot_cdf(waits, "wait time", out / "wait_cdf.png")
+            plot_cdf(jcts, "JCT", out / "jct_cdf.png")
         console.print(f"wrote results to {out}/", highlight=False)
 

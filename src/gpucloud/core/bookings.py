@@ -8,7 +8,8 @@ type kept for ``org`` during ``[start, end)``. The rules, applied every cycle by
 * A booked node whose window has not ended is hidden from the free index. Only two kinds of job may use it:
   a job that names the booking, while the window is open and if it ends by the window's end (it never
   competes with anything else: only the booking's nodes are searched); and any other job that ends before
-  the window starts (backfill onto booked nodes), tried when it fits nowhere else.
+  the window starts (backfill onto booked nodes), tried when it fits nowhere else. "Ends" counts the grace
+  period after the walltime (:func:`gpucloud.core.lifetime.span`): the job may hold its GPUs until then.
 * Jobs on hidden nodes are never chosen as preemption victims, and EASY backfill does not plan the head job
   onto them.
 * When a window is open, a job of anyone else still on its nodes is preempted (:meth:`Fence.trespassers`).
@@ -17,7 +18,8 @@ type kept for ``org`` during ``[start, end)``. The rules, applied every cycle by
 
 Hiding takes the free GPUs of those nodes out of the index for the cycle and gives them back at its end, so
 an index that outlives the cycle (the simulator's) stays exact. :func:`choose_nodes` picks the nodes of a new
-booking: nodes free of other bookings in the window whose running jobs all end (by walltime) before it opens.
+booking: nodes free of other bookings in the window whose running jobs all end (walltime or stop, plus grace)
+before it opens.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 from gpucloud.core.fit_memory import FitMemory
 from gpucloud.core.free_index import FreeIndex
+from gpucloud.core.lifetime import stop_time
 from gpucloud.core.placement import find_placement
 from gpucloud.core.types import Placement, RunningJob
 from gpucloud.errors import InputError
@@ -56,11 +59,12 @@ class Booking:
 
 
 def busy_until(running: Iterable[RunningJob], grace: bool = True) -> dict[int, float]:
-    """Per node, the latest time a job running there may still hold it: its walltime end (plus the grace
-    period a walltime kill allows, unless ``grace`` is False)."""
+    """Per node, the latest time a job running there may still hold it: its walltime end or stop, plus the
+    grace period before it is killed (:func:`gpucloud.core.lifetime.held_until`; without it if ``grace`` is
+    False)."""
     out: dict[int, float] = {}
     for r in running:
-        end = r.expected_end + (r.spec.grace if grace else 0.0)
+        end = r.held_until if grace else stop_time(r)
         for n, _ in r.placement.nodes:
             if end > out.get(n, end - 1):
                 out[n] = end

@@ -8,12 +8,17 @@ preemption only marks victims — their GPUs stay held until the caller reports 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
+from gpucloud.core.aging import next_starving, starving
 from gpucloud.core.bookings import Fence
 from gpucloud.core.fit_memory import FitMemory
 from gpucloud.core.free_index import low_bits
+from gpucloud.core.lifetime import span, stopping
 from gpucloud.core.placement import find_placement, give, take
 from gpucloud.core.policies.base import Mode, Policy
 from gpucloud.core.preemption import choose_victims
+from gpucloud.core.quiet import Quiet
 from gpucloud.core.reservation import Reservation, consume, earliest_start, violates
 from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import (
@@ -77,11 +82,13 @@ def place_around(state: SchedulerState, opts: list[tuple[str, Shape]], res: Rese
 
 def admit(state: SchedulerState, policy: Policy, job: PendingJob, placement: Placement, now: float) -> RunningJob:
     take(state.index, placement)
-    run = RunningJob(job.spec, placement, now, job.attained, job.remaining)
+    run = RunningJob(job.spec, placement, now, policy.start_attained(job, now), job.remaining,
+                     seq=state.seq[job.spec.id])
     del state.pending[job.spec.id]
     state.unqueued(job)
     state.nominated.pop(job.spec.id, None)
     state.running[job.spec.id] = run
+    state.by_end.add(run)
     state.used_of(job.spec.org)[placement.gpu_type] += placement.gpus
     state.running_priorities[job.spec.priority] += 1
     policy.started(run)
@@ -99,18 +106,26 @@ def try_preempt(
     """
     fence = state.fence
     fenced = fence.fenced_jobs(state.running) if fence is not None else ()
-    candidates = [v for v in policy.victims(job, now) if v.spec.id not in fresh and v.spec.id not in fenced]
+    candidates = [v for v in policy.victims(job, now)
+                  if v.spec.id not in fresh and v.spec.id not in fenced and not stopping(v, now)]
     if not candidates:
         return False
     for gpu_type, shape in opts:
-        victims = choose_victims(state, gpu_type, shape, candidates)
+        victims = choose_victims(state, gpu_type, shape, candidates, policy.victim_tier)
         if victims:
             for v in victims:
-                v.preempting = True
+                preempt(policy, v, now, job.spec.id)
                 result.preemptions.append(Preemption(v.spec.id, job.spec.id, _why(v, job)))
             state.nominated[job.spec.id] = {v.spec.id for v in victims}
             return True
     return False
+
+
+def preempt(policy: Policy, run: RunningJob, now: float, for_job: str | None) -> None:
+    """Mark a victim preempted at ``now`` (for ``for_job``; None: for a booking): it stops after its grace."""
+    run.preempting = True
+    run.preempted_for = for_job
+    policy.set_stop(run, now)
 
 
 def hold_for(state: SchedulerState, job: PendingJob, opts: list[tuple[str, Shape]],
@@ -170,39 +185,41 @@ class _Cycle:
         self.result = CycleResult()
         self.admitted: list[PendingJob] = []
         self.fresh: set[str] = set()
-        self.blocked = False
+        #: strict mode: the job that blocks the queue
+        self.blocked: PendingJob | None = None
+        #: a job was refused by quota (it does not block the queue)
+        self.refused_seen = False
         #: backfill: the first job that could not start, and its reservation — computed only when a later
         #: job could start and must be checked against it (or when the cycle is explained)
         self.head: tuple[str, list[tuple[str, Shape]]] | None = None
         self._reservation: Reservation | None = None
+        self._planned = False
         self.attempts = state.config.max_preemption_attempts
         #: shapes that could not be placed around the reservation / could not preempt enough
         self.around_failed = _NO_FAILURES
         self.preempt_failed = _NO_FAILURES
+        #: the :meth:`Policy.victim_class` of jobs that found no victims (their like find none either)
+        self.kinds_failed: set[Hashable] = set()
         self.hopeless_classes: set[tuple[int, bool]] = set()
         self.exhausted = False
         #: shape classes with queued jobs not yet known to be hopeless; listed at the first closing of one
         self.open_classes: set[int] | None = None
         #: GPUs kept free for jobs waiting for their victims to stop (given back at the end of the cycle)
         self.held: list[tuple[int, int]] = []
+        #: jobs waiting for their victims that this cycle has not stepped yet (each holds its GPUs in turn)
+        self.unseen_nominated = set(state.nominated)
 
     def reservation(self) -> Reservation | None:
-        """The head job's reservation (EASY backfill), computed on first use."""
-        if self.head is not None and self._reservation is None:
+        """The head job's reservation (EASY backfill), planned on first use in this cycle (on this cycle's state:
+        never kept from an earlier cycle, whose plan a job admitted ahead of the head may have broken)."""
+        if self.head is not None and not self._planned:
+            self._planned = True
             jid, opts = self.head
-            state = self.state
-            cached = state.reservation_cache
-            if (cached is not None and cached[0] == jid and cached[1] == state.index.releases
-                    and self.now < cached[2].start):
-                self._reservation = cached[2]
-            else:
-                by_end = self.policy.running_by_end()
-                fence = self.fence
-                if fence is not None:
-                    by_end = (r for r in by_end if not fence.touches(r.placement))
-                self._reservation = earliest_start(state, jid, opts, by_end, self.now)
-                state.reservation_cache = (
-                    None if self._reservation is None else (jid, state.index.releases, self._reservation))
+            by_end = self.policy.running_by_end()
+            fence = self.fence
+            if fence is not None:
+                by_end = (r for r in by_end if not fence.touches(r.placement))
+            self._reservation = earliest_start(self.state, jid, opts, by_end, self.now)
             if self._reservation is not None:
                 self.result.head_reservation = (jid, self._reservation.start)
         return self._reservation
@@ -210,9 +227,9 @@ class _Cycle:
     def done(self) -> bool:
         """Nothing more can happen this cycle: no GPU can be placed and no preemption is left to try, or
         every kind of job still in the queue is known to be hopeless."""
-        if self.blocked:
+        if self.blocked is not None:
             return True
-        if self.open_classes is not None and not self.open_classes and not self.state.nominated:
+        if self.open_classes is not None and not self.open_classes and not self.unseen_nominated:
             return True
         if not self.exhausted:
             # Free capacity only shrinks and failure memories only grow within a cycle.
@@ -226,13 +243,13 @@ class _Cycle:
     def place_job(self, job: PendingJob, opts: list[tuple[str, Shape]]) -> Placement | None:
         if self.may_go_early(job):
             assert self.fence is not None
-            placement = self.fence.place_early(opts, self.now + job.spec.walltime)
+            placement = self.fence.place_early(opts, self.now + span(job.spec))
         else:
             placement = place(self.state, opts)
         if placement is None:
             return None
         res = self.reservation()
-        if res is None or self.now + job.spec.walltime <= res.start:
+        if res is None or self.now + span(job.spec) <= res.start:
             return placement
         if violates(res, placement):
             opts = [(t, sh) for t, sh in opts if not self.around_failed.known(t, sh.nodes, sh.per_node)]
@@ -254,9 +271,14 @@ class _Cycle:
             opts = [(t, sh) for t, sh in opts if not self.preempt_failed.known(t, sh.nodes, sh.per_node)]
             if not opts:
                 return False
+        kind = self.policy.victim_class(job)
+        if kind is not None and kind in self.kinds_failed:
+            return False
         self.attempts -= 1
         if try_preempt(self.state, self.policy, job, opts, self.now, self.result, self.fresh):
             return True
+        if kind is not None:
+            self.kinds_failed.add(kind)
         if monotone:
             if self.preempt_failed is _NO_FAILURES:
                 self.preempt_failed = FitMemory()
@@ -267,19 +289,21 @@ class _Cycle:
     def hopeless(self, job: PendingJob) -> bool:
         """True when the job can neither be placed nor preempt, and its failure changes nothing for the
         jobs behind it — decided from the failure memories alone, without looking at quotas."""
-        mode = self.policy.mode
-        if mode is Mode.STRICT or (mode is Mode.BACKFILL and self.head is None) or self.may_go_early(job):
+        if self.policy.mode is Mode.STRICT or self.may_head(job) or self.may_go_early(job):
             return False
         memory = self.state.index.memory
         shapes = self.state.shapes[job.spec.id]
         if self.runs_past_reservation(job):
             around = self.around_failed
-            if not all(memory.known(t, sh.nodes, sh.per_node) or around.known(t, sh.nodes, sh.per_node)
-                       for t, sh in shapes):
-                return False
-        elif not all(memory.known(t, sh.nodes, sh.per_node) for t, sh in shapes):
+            # and it does not preempt (see step)
+            return all(memory.known(t, sh.nodes, sh.per_node) or around.known(t, sh.nodes, sh.per_node)
+                       for t, sh in shapes)
+        if not all(memory.known(t, sh.nodes, sh.per_node) for t, sh in shapes):
             return False
         if job.spec.id in self.state.nominated or self.attempts <= 0 or not self.policy.may_preempt():
+            return True
+        kind = self.policy.victim_class(job)
+        if kind is not None and kind in self.kinds_failed:
             return True
         failed = self.preempt_failed
         return self.policy.monotone_victims and all(failed.known(t, sh.nodes, sh.per_node) for t, sh in shapes)
@@ -290,17 +314,25 @@ class _Cycle:
         shape_class, long = cls
         if long:
             res = self._reservation
-            walltimes = self.state.class_walltimes[shape_class]
-            if res is None or not walltimes or self.now + walltimes[0] <= res.start:
+            spans = self.state.class_spans[shape_class]
+            if res is None or not spans or self.now + spans[0] <= res.start:
                 return
         if self.open_classes is None:
-            self.open_classes = {c for c, walltimes in self.state.class_walltimes.items() if walltimes}
+            self.open_classes = {c for c, spans in self.state.class_spans.items() if spans}
         self.open_classes.discard(shape_class)
 
+    def may_head(self, job: PendingJob) -> bool:
+        """Would the job become the head (and get a reservation) if it cannot start? Under backfill the first
+        such job does; under a skipping policy the first starving one (:mod:`gpucloud.core.aging`)."""
+        if self.head is not None:
+            return False
+        mode = self.policy.mode
+        return mode is Mode.BACKFILL or (mode is Mode.SKIP and starving(self.state, job, self.now))
+
     def may_go_early(self, job: PendingJob) -> bool:
-        """Could the job backfill onto booked nodes (it ends before some booking opens, and its shapes are not
-        already known not to fit there)?"""
-        ends = self.now + job.spec.walltime
+        """Could the job backfill onto booked nodes (it ends, grace included, before some booking opens, and its
+        shapes are not already known not to fit there)?"""
+        ends = self.now + span(job.spec)
         if self.early_until is None or ends > self.early_until:
             return False
         assert self.fence is not None
@@ -312,7 +344,7 @@ class _Cycle:
         booking = state.bookings.get(job.spec.reservation or "")
         fence = self.fence
         if (booking is None or fence is None or booking.org != job.spec.org or not booking.open_at(now)
-                or now + job.spec.walltime > booking.end):
+                or now + span(job.spec) > booking.end):
             self.result.waiting[jid] = WaitReason.RESERVATION
             return
         placement = fence.place_booked(booking, state.shapes[jid])
@@ -324,22 +356,24 @@ class _Cycle:
     def start(self, job: PendingJob, placement: Placement) -> None:
         if self.fence is not None:
             self.fence.unhide(placement)
-        admit(self.state, self.policy, job, placement, self.now)
+        run = admit(self.state, self.policy, job, placement, self.now)
         self.admitted.append(job)
         self.fresh.add(job.spec.id)
-        self.result.admissions.append(Admission(job.spec.id, placement))
+        self.result.admissions.append(Admission(job.spec.id, placement, run.attained_before))
 
     def runs_past_reservation(self, job: PendingJob) -> bool:
         res = self._reservation
-        return res is not None and self.now + job.spec.walltime > res.start
+        return res is not None and self.now + span(job.spec) > res.start
 
     def step(self, job: PendingJob) -> None:
         """Try one job: admit it, or record why not (and reserve, block or preempt by the policy's mode)."""
         state, result, jid = self.state, self.result, job.spec.id
+        self.unseen_nominated.discard(jid)
         shape_class = state.shape_class.get(jid)
         # A job running past the reservation can fail for more reasons than one that ends before it.
         cls = None if shape_class is None else (shape_class, self.runs_past_reservation(job))
-        if cls in self.hopeless_classes and jid not in state.nominated and not self.may_go_early(job):
+        if (cls in self.hopeless_classes and jid not in state.nominated and not self.may_go_early(job)
+                and not self.may_head(job)):
             result.waiting[jid] = self.idle_reason()
             return
         if self.hopeless(job):
@@ -360,22 +394,28 @@ class _Cycle:
             return
         if not opts:
             result.waiting[jid] = WaitReason.QUOTA
+            self.refused_seen = True
             return
-        preempting = jid in state.nominated or self.preempt_for(job, opts)
+        # A job ranked after the head that would still run at the head's reservation does not preempt: the
+        # reservation would keep it from the GPUs its victims free, which would go to others (and it would
+        # preempt again, for ever).
+        behind = self.head is not None and (res := self.reservation()) is not None and (
+            self.now + span(job.spec) > res.start)
+        preempting = jid in state.nominated or (not behind and self.preempt_for(job, opts))
         if preempting:
             result.waiting[jid] = WaitReason.PREEMPTING
         else:
             result.waiting[jid] = self.idle_reason(refused)
         mode = self.policy.mode
         if mode is Mode.STRICT:
-            self.blocked = True
-        elif mode is Mode.BACKFILL and self.head is None:
+            self.blocked = job
+        elif self.may_head(job):
             self.head = (jid, opts)
         if preempting:
             hold_for(state, job, opts, self.held)
 
     def idle_reason(self, refused: bool = False) -> str:
-        if self.blocked:
+        if self.blocked is not None:
             return WaitReason.BLOCKED
         if self.head is not None:
             return WaitReason.RESERVED
@@ -406,11 +446,13 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
     result = cycle.result
     if cycle.fence is not None:
         for run, booking in cycle.fence.trespassers(state.running):
-            run.preempting = True
+            preempt(policy, run, now, None)
             result.preemptions.append(Preemption(run.spec.id, f"{RESERVATION_VICTIM}{booking.id}",
-                                                 f"reservation {booking.id} holds its node from now"))
+                                                 f"reservation {booking.id} holds its node from now", booking.id))
         # Jobs naming a booking do not queue behind the others: their nodes are theirs alone.
-        for job in [j for j in state.pending.values() if j.spec.reservation is not None]:
+        seq = state.seq
+        for job in sorted((j for j in state.pending.values() if j.spec.reservation is not None),
+                          key=lambda j: seq[j.spec.id]):
             cycle.step_booked(job)
     jobs = policy.order(now)
     hopeless, shape_class, nominated = cycle.hopeless_classes, state.shape_class, state.nominated
@@ -425,9 +467,9 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
             continue
         # Fast path: a job of a class already known to be hopeless in this cycle.
         res = cycle._reservation
-        key = (shape_class[jid], res is not None and now + job.spec.walltime > res.start)
+        key = (shape_class[jid], res is not None and now + span(job.spec) > res.start)
         if key in hopeless and jid not in nominated and (
-                early_until is None or not cycle.may_go_early(job)):
+                early_until is None or not cycle.may_go_early(job)) and not cycle.may_head(job):
             if explain:
                 result.order.append(jid)
                 result.waiting[jid] = cycle.idle_reason()
@@ -452,4 +494,14 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
     for job in cycle.admitted:
         policy.dequeue(job)
     result.wake_at = policy.wake_at(now)
+    if policy.mode is Mode.SKIP and state.pending:
+        starts = next_starving(state, now)
+        if starts is not None and (result.wake_at is None or starts < result.wake_at):
+            result.wake_at = starts
+    # Strict mode, nothing started or preempted, the head blocked: until something changes (a release, a
+    # job ranked before the head, bookings), the next cycle would find the same (see Scheduler.cycle).
+    head = cycle.blocked
+    state.quiet = (Quiet(head, policy.queue_key(head), cycle.refused_seen)
+                   if head is not None and not result.admissions and not result.preemptions and cycle.fence is None
+                   and not state.nominated else None)
     return result

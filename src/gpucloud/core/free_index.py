@@ -1,12 +1,17 @@
 """The free-capacity index: which GPUs of which node are free, bucketed by free count per GPU type.
 
 Finding a node with at least ``g`` free GPUs is a walk over at most ``max_node_gpus`` buckets, not a scan of
-all nodes. Within one scheduling cycle the index also remembers the smallest single-node size and gang size
+all nodes; inside a bucket the lowest-numbered node is taken (each bucket keeps a heap of its nodes), so a
+placement depends only on which GPUs are free — not on the order in which they were taken and given back —
+and a scheduler rebuilt from the database places jobs as one that lived through the history. Within one
+scheduling cycle the index also remembers the smallest single-node size and gang size
 that failed, so the thousands of queued jobs behind a full cluster are refused in O(1) each; any release of
 GPUs clears that memory.
 """
 
 from __future__ import annotations
+
+from heapq import heappop, heappush
 
 from gpucloud.core.fit_memory import FitMemory
 from gpucloud.model.cluster import Cluster
@@ -44,7 +49,7 @@ def to_mask(gpus: tuple[int, ...]) -> int:
 class FreeIndex:
     """Free GPUs per node (a bitmask) and, per GPU type, nodes bucketed by their free count."""
 
-    __slots__ = ("buckets", "caching", "cluster", "free", "mask", "memory", "releases", "type_free")
+    __slots__ = ("buckets", "caching", "cluster", "free", "heaps", "mask", "memory", "type_free")
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -53,14 +58,16 @@ class FreeIndex:
         self.buckets: dict[str, list[dict[int, None]]] = {
             t: [{} for _ in range(m + 1)] for t, m in cluster.max_node_gpus.items()
         }
+        #: per type and free count, a heap of the bucket's nodes (entries of nodes that left are dropped lazily)
+        self.heaps: dict[str, list[list[int]]] = {t: [[] for _ in b] for t, b in self.buckets.items()}
         self.type_free: dict[str, int] = dict.fromkeys(cluster.gpu_types, 0)
         for n in cluster.nodes:
             self.buckets[n.gpu_type][n.gpus][n.index] = None
             self.type_free[n.gpu_type] += n.gpus
+        for t, buckets in self.buckets.items():
+            self.heaps[t] = [sorted(b) for b in buckets]
         self.caching = True
         self.memory = FitMemory()
-        #: counts every release of GPUs: what was computed from the index stays valid while it is unchanged
-        self.releases = 0
 
     def copy(self) -> FreeIndex:
         new = FreeIndex.__new__(FreeIndex)
@@ -68,10 +75,10 @@ class FreeIndex:
         new.free = self.free.copy()
         new.mask = self.mask.copy()
         new.buckets = {t: [b.copy() for b in bs] for t, bs in self.buckets.items()}
+        new.heaps = {t: [h.copy() for h in hs] for t, hs in self.heaps.items()}
         new.type_free = self.type_free.copy()
         new.caching = True
         new.memory = FitMemory()
-        new.releases = 0
         return new
 
     @classmethod
@@ -83,10 +90,10 @@ class FreeIndex:
         new.free = [0] * n
         new.mask = [0] * n
         new.buckets = {t: [{} for _ in range(m + 1)] for t, m in cluster.max_node_gpus.items()}
+        new.heaps = {t: [[] for _ in range(m + 1)] for t, m in cluster.max_node_gpus.items()}
         new.type_free = dict.fromkeys(cluster.gpu_types, 0)
         new.caching = True
         new.memory = FitMemory()
-        new.releases = 0
         for node, mask in masks.items():
             if mask:
                 new._set(node, mask)
@@ -105,7 +112,13 @@ class FreeIndex:
             if old:
                 del buckets[old][node]
             if new:
-                buckets[new][node] = None
+                bucket = buckets[new]
+                bucket[node] = None
+                heap = self.heaps[t][new]
+                if len(heap) > 2 * len(bucket) + 8:  # mostly entries of nodes that left: rebuild it
+                    heap[:] = sorted(bucket)
+                else:
+                    heappush(heap, node)
             self.type_free[t] += new - old
             self.free[node] = new
         self.mask[node] = mask
@@ -124,7 +137,16 @@ class FreeIndex:
             raise ValueError(f"GPUs {bit_indices(cur & mask)} of node {node} are already free")
         self._set(node, cur | mask)
         self.memory.clear()
-        self.releases += 1
+
+    def first(self, gpu_type: str, free: int) -> int | None:
+        """The lowest-numbered node of ``gpu_type`` with exactly ``free`` free GPUs, or None."""
+        bucket = self.buckets[gpu_type][free]
+        if not bucket:
+            return None
+        heap = self.heaps[gpu_type][free]
+        while heap[0] not in bucket:
+            heappop(heap)
+        return heap[0]
 
     def new_cycle(self) -> None:
         self.memory.clear()

@@ -1,7 +1,7 @@
 """Topology-aware placement, shared by every policy.
 
 * A job that fits one node goes to the node with the fewest free GPUs that still fits it (best fit), so
-  large holes stay free for large jobs.
+  large holes stay free for large jobs; among equal nodes the lowest-numbered one.
 * A gang of N nodes × P GPUs goes inside one rack (NVLink domain) when some rack has N nodes with P free
   (the tightest such rack); otherwise inside one block, spanning the fewest racks (ties: the tightest
   block); otherwise over the fewest blocks. Within the chosen racks, best-fit nodes are taken.
@@ -17,9 +17,9 @@ from gpucloud.model.job import Shape
 def _single(index: FreeIndex, gpu_type: str, g: int) -> Placement | None:
     buckets = index.buckets[gpu_type]
     for f in range(g, len(buckets)):
-        bucket = buckets[f]
-        if bucket:
-            node = next(iter(bucket))
+        if buckets[f]:
+            node = index.first(gpu_type, f)
+            assert node is not None
             return Placement(gpu_type, ((node, bit_indices(low_bits(index.mask[node], g))),))
     return None
 

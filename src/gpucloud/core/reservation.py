@@ -1,8 +1,14 @@
-"""EASY backfill's reservation: the earliest time the head job can start, from running jobs' walltimes.
+"""EASY backfill's reservation: the earliest time the head job can start, from the running jobs' walltimes.
 
-Running jobs are released in order of their walltime end into a copy of the free index until the head fits;
-that time and those nodes are its reservation. A later job may then start now only if it ends before the
-reservation, or leaves on each reserved node the GPUs the head needs there (``spare``).
+Running jobs are released in order of the latest time they may hold their GPUs (:attr:`RunningJob.held_until`:
+the walltime end, or the stop, plus the grace period) into a copy of the free index until the head fits; that
+time and those nodes are its reservation. A later job may then start now only if it ends before the
+reservation (walltime and grace included: :func:`gpucloud.core.lifetime.span`), or leaves on each reserved
+node the GPUs the head needs there (``spare``).
+
+A reservation is planned on the state of the cycle that uses it, never kept from an earlier cycle: a job
+admitted ahead of the head since then (a higher priority class, a reservation's job) may have taken the GPUs
+an old plan counted on.
 """
 
 from __future__ import annotations
@@ -32,13 +38,13 @@ def earliest_start(
     by_end: Iterable[RunningJob],
     now: float,
 ) -> Reservation | None:
-    """Release running jobs in end order on a copy of the index until one of ``options`` fits."""
+    """Release running jobs in ``held_until`` order on a copy of the index until one of ``options`` fits."""
     index = state.index.copy()
     running = iter(by_end)
     nxt = next(running, None)
     while nxt is not None:
-        end = nxt.expected_end
-        while nxt is not None and nxt.expected_end == end:
+        end = nxt.held_until
+        while nxt is not None and nxt.held_until == end:
             give(index, nxt.placement)
             nxt = next(running, None)
         for gpu_type, shape in options:

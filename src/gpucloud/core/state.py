@@ -6,9 +6,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sortedcontainers import SortedList
+from sortedcontainers import SortedKeyList, SortedList
 
 from gpucloud.core.free_index import FreeIndex
+from gpucloud.core.lifetime import span
 from gpucloud.core.types import PendingJob, RunningJob
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import Shape
@@ -16,7 +17,7 @@ from gpucloud.model.org import Org, default_org
 
 if TYPE_CHECKING:
     from gpucloud.core.bookings import Booking, Fence
-    from gpucloud.core.reservation import Reservation
+    from gpucloud.core.quiet import Quiet
 
 
 @dataclass
@@ -27,10 +28,16 @@ class SchedulerConfig:
     usage_half_life: float = 7 * 24 * 3600.0
     #: las: attained-service thresholds (GPU-seconds) between the queues.
     las_thresholds: tuple[float, ...] = (3_600.0, 36_000.0)
-    #: las: a job queued this long (seconds) is promoted to the top queue (starvation protection).
-    las_starvation: float = 8 * 3600.0
+    #: las: a job that waited at least this many times its executed time (its run time since it last entered
+    #: the top queue) is promoted to the top queue with its attained service reset (Tiresias' STARVELIMIT).
+    las_starve_limit: float = 4.0
+    #: las: a job runs at least this long (seconds) before a job of its own priority class may preempt it.
+    las_min_run: float = 1800.0
     #: how many blocked jobs per cycle may look for victims to preempt.
     max_preemption_attempts: int = 32
+    #: fairshare, las, srtf: a job waiting this long (seconds) goes first and gets a reservation
+    #: (:mod:`gpucloud.core.aging`).
+    starve_after: float = 24 * 3600.0
 
 
 @dataclass
@@ -59,22 +66,32 @@ class SchedulerState:
     #: per pending job: a small integer naming its list of shapes (jobs with equal shapes share it)
     shape_class: dict[str, int] = field(default_factory=dict)
     shape_classes: dict[tuple[tuple[str, Shape], ...], int] = field(default_factory=dict)
-    #: per shape class: the walltimes of its pending jobs, sorted (a cycle can tell when a class is done)
-    class_walltimes: dict[int, SortedList] = field(default_factory=dict)
+    #: per shape class: the spans (walltime + grace, :func:`~gpucloud.core.lifetime.span`) of its pending jobs,
+    #: sorted (a cycle can tell when a class is done)
+    class_spans: dict[int, SortedList] = field(default_factory=dict)
     #: GPUs each org holds, per GPU type (jobs in their grace period included).
     used: dict[str, Counter[str]] = field(default_factory=dict)
     #: pending job -> the running jobs being preempted for it.
     nominated: dict[str, set[str]] = field(default_factory=dict)
-    #: submission sequence numbers (deterministic tie-break).
+    #: submission sequence numbers (the last tie-break of every order; see :attr:`PendingJob.seq`).
     seq: dict[str, int] = field(default_factory=dict)
-    #: backfill: the last head reservation, with the index's release count when it was computed. It stays
-    #: valid while no GPU was released: later admissions were checked against it (and consumed its spare).
-    reservation_cache: tuple[str, int, Reservation] | None = None
     #: approved advance reservations by id, and the nodes that are down (see :mod:`gpucloud.core.bookings`)
     bookings: dict[str, Booking] = field(default_factory=dict)
     down: frozenset[int] = frozenset()
     #: during a cycle with bookings or down nodes: what it hides from the index
     fence: Fence | None = None
+    #: what the policy needs kept (set by the scheduler): :attr:`by_queued` (policies that skip jobs that do not
+    #: fit) and :attr:`class_spans` (all but strict FIFO, which never skips a job)
+    track_waits: bool = True
+    track_spans: bool = True
+    #: running jobs by the latest time they may hold their GPUs (:attr:`RunningJob.held_until`), for EASY
+    #: reservations; a job's place changes only when it is told to stop (:meth:`Policy.set_stop`)
+    by_end: SortedKeyList = field(default_factory=lambda: SortedKeyList(key=lambda r: (r.held_until, r.seq or 0)))
+    #: pending jobs by the time they entered the queue (:mod:`gpucloud.core.aging`)
+    by_queued: SortedKeyList = field(
+        default_factory=lambda: SortedKeyList(key=lambda j: (j.queued_since or 0.0, j.seq or 0)))
+    #: the last cycle found nothing to do and may be skipped until something changes (:mod:`gpucloud.core.quiet`)
+    quiet: Quiet | None = None
     running_priorities: Counter[int] = field(default_factory=Counter)
     pending_priorities: Counter[int] = field(default_factory=Counter)
     _next_seq: int = 0
@@ -97,16 +114,22 @@ class SchedulerState:
     def queued(self, job: PendingJob) -> None:
         """Book-keeping of a job entering the queue (its shape class must be known)."""
         self.count_pending(job.spec.priority, 1)
-        cls = self.shape_class[job.spec.id]
-        walltimes = self.class_walltimes.get(cls)
-        if walltimes is None:
-            walltimes = self.class_walltimes[cls] = SortedList()
-        walltimes.add(job.spec.walltime)
+        if self.track_waits:
+            self.by_queued.add(job)
+        if self.track_spans:
+            cls = self.shape_class[job.spec.id]
+            spans = self.class_spans.get(cls)
+            if spans is None:
+                spans = self.class_spans[cls] = SortedList()
+            spans.add(span(job.spec))
 
     def unqueued(self, job: PendingJob) -> None:
         """Book-keeping of a job leaving the queue (admitted or cancelled)."""
         self.count_pending(job.spec.priority, -1)
-        self.class_walltimes[self.shape_class[job.spec.id]].remove(job.spec.walltime)
+        if self.track_waits:
+            self.by_queued.remove(job)
+        if self.track_spans:
+            self.class_spans[self.shape_class[job.spec.id]].remove(span(job.spec))
 
     def count_pending(self, priority: int, delta: int) -> None:
         counts = self.pending_priorities
@@ -114,6 +137,16 @@ class SchedulerState:
         if not counts[priority]:
             del counts[priority]
 
-    def next_seq(self) -> int:
-        self._next_seq += 1
-        return self._next_seq
+    def number(self, job_id: str, seq: int | None) -> int:
+        """Give ``job_id`` its sequence number: ``seq`` when the caller has one, else the next free one (a job
+        keeps its number while the scheduler knows it)."""
+        known = self.seq.get(job_id)
+        if known is not None:
+            return known
+        if seq is None:
+            self._next_seq += 1
+            seq = self._next_seq
+        else:
+            self._next_seq = max(self._next_seq, seq)
+        self.seq[job_id] = seq
+        return seq

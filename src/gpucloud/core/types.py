@@ -4,29 +4,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gpucloud.core import lifetime
 from gpucloud.core.free_index import to_mask
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobSpec
 
 
-@dataclass(frozen=True, slots=True)
 class Placement:
-    """Which GPUs a job holds: ``((node_index, (gpu, ...)), ...)`` with nodes in ascending order."""
+    """Which GPUs a job holds: ``((node_index, (gpu, ...)), ...)`` with nodes in ascending order.
+
+    Immutable; equal (and hashed) by GPU type and GPUs. ``gpus`` counts the GPUs; ``masks`` is
+    ``((node_index, bitmask of its GPUs), ...)``, what the free index takes and gives. (A plain class rather
+    than a dataclass: a replay makes one per admission.)
+    """
+
+    __slots__ = ("gpu_type", "gpus", "masks", "nodes")
 
     gpu_type: str
     nodes: tuple[tuple[int, tuple[int, ...]], ...]
-    gpus: int = field(init=False, compare=False)
-    #: ``((node_index, bitmask of its GPUs), ...)``: what the free index takes and gives
-    masks: tuple[tuple[int, int], ...] = field(init=False, compare=False, repr=False)
+    gpus: int
+    masks: tuple[tuple[int, int], ...]
 
-    def __post_init__(self) -> None:
-        if len(self.nodes) == 1:  # the common case, kept cheap: placements are made on every admission
-            node, gs = self.nodes[0]
-            object.__setattr__(self, "gpus", len(gs))
-            object.__setattr__(self, "masks", ((node, to_mask(gs)),))
+    def __init__(self, gpu_type: str, nodes: tuple[tuple[int, tuple[int, ...]], ...]) -> None:
+        set_ = object.__setattr__
+        set_(self, "gpu_type", gpu_type)
+        set_(self, "nodes", nodes)
+        if len(nodes) == 1:  # the common case, kept cheap
+            node, gs = nodes[0]
+            set_(self, "gpus", len(gs))
+            set_(self, "masks", ((node, to_mask(gs)),))
         else:
-            object.__setattr__(self, "gpus", sum(len(g) for _, g in self.nodes))
-            object.__setattr__(self, "masks", tuple((n, to_mask(gs)) for n, gs in self.nodes))
+            set_(self, "gpus", sum(len(g) for _, g in nodes))
+            set_(self, "masks", tuple((n, to_mask(gs)) for n, gs in nodes))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Placement is immutable (tried to set {name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Placement):
+            return NotImplemented
+        return self.gpu_type == other.gpu_type and self.nodes == other.nodes
+
+    def __hash__(self) -> int:
+        return hash((self.gpu_type, self.nodes))
+
+    def __repr__(self) -> str:
+        return f"Placement(gpu_type={self.gpu_type!r}, nodes={self.nodes!r})"
+
+    def __reduce__(self) -> tuple[type[Placement], tuple[str, tuple[tuple[int, tuple[int, ...]], ...]]]:
+        return (Placement, (self.gpu_type, self.nodes))
 
     def racks(self, cluster: Cluster) -> int:
         return len({cluster.nodes[n].rack for n, _ in self.nodes})
@@ -45,13 +71,16 @@ class PendingJob:
 
     ``attained`` is the GPU-seconds of service it already had (LAS); ``remaining`` the run time it still needs
     when known (the simulator's oracle for ``srtf``; ``None`` means "use the walltime"); ``queued_since`` when
-    it (re)entered the queue.
+    it (re)entered the queue; ``seq`` its submission sequence number, the last tie-break of every queue order
+    (``None``: the scheduler numbers jobs in the order it first sees them; the live service passes its job id,
+    so that a scheduler rebuilt from the database orders ties as the one before it).
     """
 
     spec: JobSpec
     attained: float = 0.0
     remaining: float | None = None
     queued_since: float | None = None
+    seq: int | None = None
 
     @property
     def id(self) -> str:
@@ -60,7 +89,12 @@ class PendingJob:
 
 @dataclass(slots=True)
 class RunningJob:
-    """A job holding GPUs since ``start`` (the start of its current run segment)."""
+    """A job holding GPUs since ``start`` (the start of its current run segment).
+
+    ``stop_at`` is when it was told to stop (SIGTERM: preempted, cancelled, or its walltime reached), None while
+    it was not; ``preempting`` whether that stop is a preemption, and ``preempted_for`` the pending job it is
+    preempted for (None for a booking's victim). ``cancel_requested``: its owner asked to cancel it.
+    """
 
     spec: JobSpec
     placement: Placement
@@ -68,15 +102,20 @@ class RunningJob:
     attained_before: float = 0.0
     remaining: float | None = None
     preempting: bool = False
+    stop_at: float | None = None
+    preempted_for: str | None = None
+    cancel_requested: bool = False
+    seq: int | None = None
 
     @property
     def id(self) -> str:
         return self.spec.id
 
     @property
-    def expected_end(self) -> float:
-        """When it ends at the latest: its walltime limit counts from the segment start."""
-        return self.start + self.spec.walltime
+    def held_until(self) -> float:
+        """The latest it may hold its GPUs: its stop (or walltime end) plus its grace period
+        (:func:`gpucloud.core.lifetime.held_until`)."""
+        return lifetime.held_until(self)
 
     def attained(self, now: float) -> float:
         return self.attained_before + self.placement.gpus * max(0.0, now - self.start)
@@ -88,17 +127,27 @@ class RunningJob:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
+    """Start ``job_id`` on ``placement``; ``attained`` is the attained service (GPU-seconds) the run starts from
+    — the job's own, or 0 when LAS promoted it (the caller stores it with the run)."""
+
     job_id: str
     placement: Placement
+    attained: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Preemption:
-    """Stop ``job_id`` (after its grace period) so that ``for_job`` can run; ``reason`` says which rule."""
+    """Stop ``job_id`` (after its grace period) so that ``for_job`` can run; ``reason`` says which rule.
+
+    For a victim of a booking (an advance reservation whose window opened on its nodes) ``booking`` names it
+    and ``for_job`` is ``"reservation:<booking>"``; otherwise ``booking`` is None and ``for_job`` the pending
+    job that waits for the victim (the link the caller keeps as :attr:`RunningJob.preempted_for`).
+    """
 
     job_id: str
     for_job: str
     reason: str
+    booking: str | None = None
 
 
 class WaitReason:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from gpucloud.model.limits import RunLimits
+
 
 @dataclass(frozen=True, slots=True)
 class GpuType:
@@ -58,6 +60,8 @@ class Cluster:
     racks: tuple[Rack, ...]
     nodes: tuple[Node, ...]
     description: str = ""
+    #: the longest walltime and checkpoint grace a job may ask for (the cluster file's ``limits:``)
+    limits: RunLimits = field(default_factory=RunLimits)
     _by_name: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

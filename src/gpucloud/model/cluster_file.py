@@ -17,18 +17,32 @@ File format::
 
 Node names join the three levels: ``su1-r3-n0``. Errors name the field path, e.g.
 ``blocks[0].racks[1].nodes[0].gpus: Input should be greater than 0 (got -1)``.
+
+What a job may ask for (optional; durations as seconds or ``90s``, ``30m``, ``1h30m``, ``7d``)::
+
+    limits:
+      max_walltime: 7d               # default 30d, at most 3650d
+      max_grace: 5m                  # the checkpoint grace between SIGTERM and SIGKILL; default 5m, at most 1d
+      max_walltime_by_priority: {urgent: 1d}                       # instead of max_walltime for that class
+      max_walltime_by_service_class: {interactive: 8h, preemptible: 30d}
+
+A job of a priority class or service class listed there may run that long (longer or shorter than
+``max_walltime``); when both of its classes are listed, the shorter holds.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from gpucloud.durations import parse_duration
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Block, Cluster, GpuType, Node, Rack
+from gpucloud.model.limits import DEFAULT_MAX_GRACE_S, DEFAULT_MAX_WALLTIME_S, SERVICE_CLASSES, RunLimits
+from gpucloud.model.priority import PRIORITY_CLASSES
 from gpucloud.model.validation import read_yaml, validate_document
 
 #: GPU types every cluster knows without declaring them (speed relative to an H100).
@@ -73,11 +87,46 @@ class BlockSpec(_Strict):
     racks: list[RackSpec] = Field(min_length=1)
 
 
+#: A walltime limit in a cluster file: seconds or ``"1h30m"``-style, more than zero and at most 10 years.
+Walltime = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=3650 * 86400)]
+#: A grace limit: at most a day.
+Grace = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=86400)]
+
+
+def _known(names: dict[str, float], kind: str, known: list[str]) -> dict[str, float]:
+    for name in names:
+        if name not in known:
+            raise ValueError(UnknownNameError(kind, name, known).message)
+    return names
+
+
+class LimitsSpec(_Strict):
+    max_walltime: Walltime = DEFAULT_MAX_WALLTIME_S
+    max_grace: Grace = DEFAULT_MAX_GRACE_S
+    max_walltime_by_priority: dict[str, Walltime] = Field(default_factory=dict)
+    max_walltime_by_service_class: dict[str, Walltime] = Field(default_factory=dict)
+
+    @field_validator("max_walltime_by_priority")
+    @classmethod
+    def _priorities(cls, v: dict[str, float]) -> dict[str, float]:
+        return _known(v, "priority class", list(PRIORITY_CLASSES))
+
+    @field_validator("max_walltime_by_service_class")
+    @classmethod
+    def _service_classes(cls, v: dict[str, float]) -> dict[str, float]:
+        return _known(v, "service class", list(SERVICE_CLASSES))
+
+    def limits(self) -> RunLimits:
+        return RunLimits(self.max_walltime, self.max_grace, dict(self.max_walltime_by_priority),
+                         dict(self.max_walltime_by_service_class))
+
+
 class ClusterSpec(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     gpu_types: dict[str, GpuTypeSpec] = Field(default_factory=dict)
     blocks: list[BlockSpec] = Field(min_length=1)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
 
 
 def _names(prefix: str, count: int) -> list[str]:
@@ -136,7 +185,8 @@ def build_cluster(spec: ClusterSpec, where: str = "cluster") -> Cluster:
                             )
     used = {n.gpu_type for n in nodes}
     gpu_types = {k: v for k, v in types.items() if k in used or k in spec.gpu_types}
-    return Cluster(spec.name, gpu_types, tuple(blocks), tuple(racks), tuple(nodes), spec.description)
+    return Cluster(spec.name, gpu_types, tuple(blocks), tuple(racks), tuple(nodes), spec.description,
+                   spec.limits.limits())
 
 
 def cluster_from_dict(data: Any, where: str = "cluster") -> Cluster:

@@ -38,6 +38,7 @@ from gpucloud.errors import GpucloudError, InputError
 from gpucloud.model.job import JobSpec
 from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS
 from gpucloud.money.points import ZERO, is_points, points
+from gpucloud.money.runs import charge_amount, covers, hold_amount
 from gpucloud.money.subsidy import Programme, split
 from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, cost
 from gpucloud.money.usage import ChargeRecord
@@ -249,7 +250,7 @@ class Ledger:
     def _can_spend(self, b: Budget, amount: Decimal, at: float) -> None:
         if b.expired(at):
             raise BudgetError(b.project, amount, ZERO, f"budget expired at {b.expires_at}")
-        if amount > b.available:
+        if not covers(b.available, amount):
             raise BudgetError(b.project, amount, b.available, "cannot cover it")
         room = b.headroom
         if room is not None and amount > room:
@@ -260,7 +261,7 @@ class Ledger:
         at = run.started_at if at is None else at
         if run.ref in self.holds:
             raise LedgerError(f"run {run.ref!r} already holds points")
-        gross = run.cost(run.walltime)
+        gross = hold_amount(run.walltime, run.cost)
         subsidy, amount = ZERO, gross
         prog = programme if programme is not None and programme.eligible(run.org, run.org_kind) else None
         if prog is not None:
@@ -302,7 +303,7 @@ class Ledger:
             raise InputError("used_seconds", "must be a finite, non-negative number of seconds", used_seconds)
         h = self._open(ref)
         run = h.run
-        gross = min(run.cost(used_seconds), h.gross)
+        gross = charge_amount(used_seconds, run.walltime, h.gross, run.cost)
         if h.programme is not None:
             wanted = min(points(h.programme.share * Fraction(gross)), h.subsidy)
             amount = min(gross - wanted, h.amount)

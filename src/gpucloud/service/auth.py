@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gpucloud.errors import GpucloudError
-from gpucloud.service.store.errors import NotFound
+from gpucloud.service.store.errors import Conflict, NotFound
 from gpucloud.service.store.models import JobRow, TokenRow, UserRow
 
 TOKEN_PREFIX = "gpc_"
@@ -96,7 +96,10 @@ def hash_token(token: str) -> str:
 
 
 def issue_token(session: Session, user: UserRow, description: str, now: float) -> tuple[TokenRow, str]:
-    """A new token for ``user``: the stored row and the raw token (the only time it is available)."""
+    """A new token for ``user``: the stored row and the raw token (the only time it is available). A deactivated
+    user gets none (:class:`Conflict`)."""
+    if user.deactivated_at is not None:
+        raise Conflict(f"user {user.name!r} is deactivated; reactivate them first")
     raw = new_token()
     row = TokenRow(user_id=user.id, token_hash=hash_token(raw), prefix=raw[:DISPLAY_PREFIX_LEN],
                    description=description, created_at=now)
@@ -106,13 +109,13 @@ def issue_token(session: Session, user: UserRow, description: str, now: float) -
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
-    """The principal behind a raw token, or ``None`` if it is unknown or revoked."""
+    """The principal behind a raw token, or ``None`` if it is unknown or revoked or its user is deactivated."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalar(
         select(TokenRow).where(TokenRow.token_hash == hash_token(token), TokenRow.revoked_at.is_(None))
     )
-    return None if row is None else principal_of(row.user)
+    return None if row is None or row.user.deactivated_at is not None else principal_of(row.user)
 
 
 def get_token(session: Session, token_id: int) -> TokenRow:
@@ -163,8 +166,9 @@ TOKEN_CACHE_TTL_S = 5.0
 class TokenCache:
     """Principals of recently seen tokens, by token hash, for :data:`TOKEN_CACHE_TTL_S` seconds.
 
-    Users are never deleted and their name, role and org never change, so the only thing that can make a
-    cached answer wrong is a revocation: :meth:`forget` (called by the revoke) drops it at once."""
+    Users are never deleted and their name and org never change, so what can make a cached answer wrong is a
+    revocation, dropped at once by :meth:`forget` (called by the revoke), and a user's role change or
+    deactivation, which drops every entry (:meth:`forget_all`)."""
 
     def __init__(self, ttl_s: float = TOKEN_CACHE_TTL_S, max_size: int = 10_000) -> None:
         self.ttl_s = ttl_s
@@ -192,6 +196,10 @@ class TokenCache:
     def forget(self, token_hash: str) -> None:
         self._generation += 1
         self._hits.pop(token_hash, None)
+
+    def forget_all(self) -> None:
+        self._generation += 1
+        self._hits.clear()
 
 
 def _lookup(sessions: sessionmaker[Session], token: str) -> Principal | None:

@@ -42,6 +42,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
 from gpucloud.money.ledger import Budget, BudgetError, Entry, EntryKind, Hold, JobRun, Ledger
 from gpucloud.money.points import ZERO
+from gpucloud.money.runs import part_of_a_node
 from gpucloud.money.subsidy import Programme
 from gpucloud.money.tariff import Tariff, TariffBook, priced_class
 from gpucloud.money.tariff_file import load_tariffs
@@ -375,10 +376,9 @@ def cannot_pay(session: Session, pending: Sequence[Any], now: float) -> dict[int
 
 def _part_of_a_node(row: Any, node_gpus: Callable[[str], int | None] | None) -> bool:
     placed = row.placement or []
-    if node_gpus is None or len(placed) != 1:
-        return False
-    size = node_gpus(str(placed[0]["node"]))
-    return size is not None and len(placed[0]["gpus"]) < size
+    sizes = [node_gpus(str(p["node"])) for p in placed] if node_gpus is not None else [None]
+    return None not in sizes and part_of_a_node(
+        (len(p["gpus"]), size) for p, size in zip(placed, sizes, strict=True) if size is not None)
 
 
 # --- operator and reader operations -----------------------------------------------------------------------
@@ -452,18 +452,26 @@ def ledger_page(session: Session, project: ProjectRow, offset: int, limit: int,
     return rows, total
 
 
-def job_costs(session: Session, job_id: int) -> tuple[Decimal | None, Decimal | None]:
-    """(estimated cost of the current or last held run, points charged over all its runs); None: none."""
-    rows = session.execute(select(LedgerEntryRow.kind, LedgerEntryRow.amount, LedgerEntryRow.subsidy)
-                           .where(LedgerEntryRow.ref.like(f"{job_id}#%")).order_by(LedgerEntryRow.id)).all()
-    estimated: Decimal | None = None
-    final: Decimal | None = None
-    for kind, amount, subsidy in rows:
+def jobs_costs(session: Session, runs: Mapping[int, int]) -> dict[int, tuple[Decimal | None, Decimal | None]]:
+    """Per job: (the estimated cost of its current or last held run, the points charged over all its runs), None
+    where there is none; one query for many jobs. ``runs`` maps each job id to how many runs it started (its refs
+    are ``<id>#1`` up to one past that: an admitted run holds before it starts)."""
+    refs = [_ref(jid, run) for jid, n in runs.items() for run in range(1, n + 2)]
+    if not refs:
+        return {}
+    rows = session.execute(select(LedgerEntryRow.ref, LedgerEntryRow.kind, LedgerEntryRow.amount,
+                                  LedgerEntryRow.subsidy)
+                           .where(LedgerEntryRow.ref.in_(refs)).order_by(LedgerEntryRow.id)).all()
+    out: dict[int, tuple[Decimal | None, Decimal | None]] = {}
+    for ref, kind, amount, subsidy in rows:
+        jid = int(str(ref).partition("#")[0])  # refs of job runs: "<id>#<run>"
+        estimated, final = out.get(jid, (None, None))
         if kind == EntryKind.HOLD.value:
             estimated = amount + subsidy
         elif kind == EntryKind.CHARGE.value:
             final = (final or ZERO) + amount
-    return estimated, final
+        out[jid] = (estimated, final)
+    return out
 
 
 def full_ledger(session: Session) -> Ledger:

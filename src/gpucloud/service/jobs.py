@@ -1,4 +1,4 @@
-"""Job operations: submit (validated against the cluster), list, get with events, cancel, the queue, logs, the
+"""Job operations: submit (validated against the cluster), get with events, cancel, the queue order, logs, the
 GPUs each job holds (:func:`holders`), and :func:`set_queue_info` (wait reasons and queue order).
 
 Every function works inside the caller's transaction (a :class:`Session`), except :func:`submit`, which owns
@@ -7,34 +7,32 @@ its transactions so that a racing retry with the same idempotency key still yiel
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, select, true, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gpucloud.core.shapes import job_shapes
 from gpucloud.errors import InputError, UnknownNameError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import resolve_gpu_type
-from gpucloud.model.job import JobSpec, JobState, Shape
+from gpucloud.model.job import JobSpec, JobState
 from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS, priority_of
+from gpucloud.money.reservation import RESERVED_SERVICE_CLASS
 from gpucloud.service.auth import Forbidden, Principal
 from gpucloud.service.reservations import job_terms
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.errors import Conflict, NotFound
 from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, UserRow
 from gpucloud.service.store.placement import PlacedNode, placement_from_json
-from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project, find_user
+from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project
 from gpucloud.service.transitions import apply_transition
 
 #: States in which a job holds GPUs.
 HOLDING_STATES = (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTING)
-MAX_PAGE = 1000
-LOG_STREAMS = ("stdout", "stderr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,38 +66,6 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
-class JobFilter:
-    state: JobState | None = None
-    org: str | None = None
-    user: str | None = None
-    limit: int = 100
-    #: Return jobs with ids below this (the ``next_cursor`` of the previous page); newest first.
-    cursor: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JobPage:
-    items: list[JobRow]
-    next_cursor: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueEntry:
-    """A pending job and its 1-based position in the whole queue."""
-
-    position: int
-    job: JobRow
-
-
-@dataclass(frozen=True, slots=True)
-class LogChunk:
-    text: str
-    offset: int
-    next_offset: int
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
 class GpuHolder:
     """A job that holds GPUs on one node."""
 
@@ -112,30 +78,6 @@ class GpuHolder:
 
 
 # --- submit ------------------------------------------------------------------------------------------------
-
-
-def _fit_shape(spec: JobSpec, cluster: Cluster, gpu_type: str | None) -> tuple[str, Shape]:
-    """The GPU type and gang shape the job would get; :class:`InputError` if no node of the cluster fits it."""
-    types = [gpu_type] if gpu_type else [t for t, n in cluster.max_node_gpus.items() if n > 0]
-    first_error: InputError | None = None
-    for t in sorted(types, key=lambda t: -cluster.max_node_gpus[t]):
-        largest = cluster.max_node_gpus[t]
-        if largest == 0:
-            raise InputError("gpu_type", "the cluster has no nodes of this GPU type", t)
-        try:
-            shape = spec.shape(largest)
-        except InputError as exc:
-            first_error = first_error or exc
-            continue
-        fitting = sum(1 for n in cluster.nodes if n.gpu_type == t and n.gpus >= shape.per_node)
-        if shape.nodes > fitting:
-            fld = "nodes" if spec.nodes is not None else "num_gpus"
-            first_error = first_error or InputError(
-                fld, f"needs {shape.nodes} nodes × {shape.per_node} GPUs but the cluster has only {fitting} "
-                f"such {t} nodes", spec.nodes if spec.nodes is not None else spec.num_gpus)
-            continue
-        return t, shape
-    raise first_error or InputError("gpu_type", "the cluster has no GPUs", gpu_type)
 
 
 def submit_org_name(who: Principal, name: str | None) -> str:
@@ -160,11 +102,14 @@ def _resolve_org(session: Session, who: Principal, name: str | None) -> OrgRow:
 def check_request(req: SubmitRequest, who: Principal, org: str, project: str, cluster: Cluster,
                   now: float) -> tuple[int, str | None]:
     """The priority and the resolved GPU type of a submission; raises InputError naming the field when the
-    priority class or GPU type is unknown or the shape fits no node of the cluster."""
+    priority class or GPU type is unknown, the walltime or grace exceeds the cluster's limits or the shape fits
+    no node of the cluster."""
     try:
         priority = priority_of(req.priority_class)
     except UnknownNameError as exc:
         raise InputError("priority", exc.message.split(" (known")[0], req.priority_class) from None
+    cluster.limits.check(req.walltime_s, req.grace_s, req.priority_class,
+                         req.service_class if req.reservation is None else RESERVED_SERVICE_CLASS)
     gpu_type: str | None = None
     if req.gpu_type is not None:
         try:
@@ -175,7 +120,7 @@ def check_request(req: SubmitRequest, who: Principal, org: str, project: str, cl
     spec = JobSpec(id="new", org=org, num_gpus=req.num_gpus, submit_time=now, walltime=req.walltime_s,
                    gpu_type=gpu_type, nodes=req.nodes, priority=priority, preemptible=req.preemptible,
                    grace=req.grace_s, user=who.name, project=project)
-    _fit_shape(spec, cluster, gpu_type)
+    job_shapes(cluster, spec)  # the core's rule: an InputError naming the field if it can never run
     return priority, gpu_type
 
 
@@ -242,48 +187,6 @@ def submit(sessions: sessionmaker[Session], who: Principal, req: SubmitRequest, 
 # --- read ----------------------------------------------------------------------------------------------------
 
 
-def _scope(who: Principal) -> ColumnElement[bool]:
-    """The condition selecting the jobs ``who`` may see."""
-    if who.is_operator:
-        return true()
-    if who.is_org_admin:
-        return JobRow.org_id == who.org_id
-    return JobRow.user_id == who.user_id
-
-
-def _visible_org(session: Session, who: Principal, name: str) -> OrgRow:
-    org = find_org(session, name)
-    if org is None or not who.sees_org(org.id):
-        raise NotFound("org", name)
-    return org
-
-
-def _visible_user(session: Session, who: Principal, name: str) -> UserRow:
-    user = find_user(session, name)
-    if user is None or not who.sees_user(user):
-        raise NotFound("user", name)
-    return user
-
-
-def list_jobs(session: Session, who: Principal, flt: JobFilter) -> JobPage:
-    """The jobs ``who`` may see, newest first, narrowed by ``flt``; naming an org or user that ``who`` may not
-    see raises :class:`NotFound`."""
-    limit = max(1, min(flt.limit, MAX_PAGE))
-    stmt = select(JobRow).where(_scope(who))
-    if flt.state is not None:
-        stmt = stmt.where(JobRow.state == flt.state.value)
-    if flt.org is not None:
-        stmt = stmt.where(JobRow.org_id == _visible_org(session, who, flt.org).id)
-    if flt.user is not None:
-        stmt = stmt.where(JobRow.user_id == _visible_user(session, who, flt.user).id)
-    if flt.cursor is not None:
-        stmt = stmt.where(JobRow.id < flt.cursor)
-    rows = list(session.scalars(stmt.order_by(JobRow.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return JobPage(rows, rows[-1].id if more and rows else None)
-
-
 def get_job(session: Session, who: Principal, job_id: int) -> JobRow:
     """The job, if ``who`` may see it; otherwise :class:`NotFound` (whether or not it exists)."""
     job = session.get(JobRow, job_id)
@@ -300,22 +203,6 @@ def queue_order() -> tuple[Any, ...]:
     """How pending jobs are ordered: the loop's rank, then priority, then time in the queue."""
     return (case((JobRow.queue_rank.is_(None), 1), else_=0), JobRow.queue_rank, JobRow.priority.desc(),
             JobRow.queued_at, JobRow.id)
-
-
-def queue(session: Session, who: Principal, org: str | None = None) -> tuple[list[QueueEntry], int]:
-    """Pending jobs with their 1-based position in the whole queue, and the queue's length. Non-operators see
-    their org's entries only; naming another org raises :class:`NotFound`."""
-    org_id = None if org is None else _visible_org(session, who, org).id
-    if not who.is_operator:
-        org_id = who.org_id
-    positions = session.execute(
-        select(JobRow.id, JobRow.org_id).where(JobRow.state == JobState.PENDING.value).order_by(*queue_order())
-    ).all()
-    wanted = {jid: pos for pos, (jid, oid) in enumerate(positions, 1) if org_id is None or oid == org_id}
-    if not wanted:
-        return [], len(positions)
-    rows = session.scalars(select(JobRow).where(JobRow.id.in_(list(wanted))))
-    return sorted((QueueEntry(wanted[j.id], j) for j in rows), key=lambda e: e.position), len(positions)
 
 
 # --- cancel --------------------------------------------------------------------------------------------------
@@ -336,38 +223,6 @@ def cancel_job(session: Session, who: Principal, job_id: int, now: float) -> Job
         job.reason = f"cancel requested by {who.name}"
         bump_version(session)
     return job
-
-
-# --- logs ----------------------------------------------------------------------------------------------------
-
-
-def log_path(data_dir: Path, job_id: int, stream: str) -> Path:
-    """Where the executor writes a job's ``stdout`` or ``stderr``."""
-    return Path(data_dir) / "jobs" / str(job_id) / f"{stream}.log"
-
-
-def read_log(data_dir: Path, job_id: int, stream: str, offset: int, limit: int) -> LogChunk:
-    """Up to ``limit`` bytes of the log from byte ``offset``, decoded as UTF-8 without splitting a character;
-    continue from ``next_offset``. A missing file reads as empty."""
-    if stream not in LOG_STREAMS:
-        raise InputError("stream", f"must be one of {', '.join(LOG_STREAMS)}", stream)
-    if offset < 0:
-        raise InputError("offset", "must not be negative", offset)
-    path = log_path(data_dir, job_id, stream)
-    try:
-        with path.open("rb") as f:
-            size = f.seek(0, 2)
-            f.seek(min(offset, size))
-            data = f.read(max(0, limit))
-    except FileNotFoundError:
-        return LogChunk("", offset, offset, 0)
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    text = decoder.decode(data, final=False)
-    undecoded = len(decoder.getstate()[0])
-    if undecoded == len(data) and data and len(data) < limit:  # a truncated character at the end of the file
-        text, undecoded = decoder.decode(b"", final=True), 0
-    start = min(offset, size)
-    return LogChunk(text, start, start + len(data) - undecoded, size)
 
 
 # --- for the control loop and the cluster view ---------------------------------------------------------------

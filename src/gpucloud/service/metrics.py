@@ -21,6 +21,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.routing import Route
 
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
@@ -97,10 +98,22 @@ class Metrics:
         self.submits.labels(outcome=outcome).inc()
 
     def install(self, app: FastAPI) -> None:
-        """Mount ``/metrics`` and count submissions."""
-        app.mount("/metrics", make_asgi_app(registry=self.registry))
+        """Serve ``/metrics`` (the path itself: a mount would redirect it to ``/metrics/``) and count
+        submissions."""
+        app.router.routes.append(Route("/metrics", _AsgiEndpoint(make_asgi_app(registry=self.registry)),
+                                       methods=["GET"], include_in_schema=False))
         app.add_middleware(_SubmitCounter, metrics=self)  # what the fast path passes on to the route
         app.state.gpucloud.count_submit = self.count_submit  # what the fast path answers itself
+
+
+class _AsgiEndpoint:
+    """An ASGI app as a route's endpoint (Starlette takes a plain function for a request handler)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: ASGIApp, send: ASGIApp) -> None:
+        await self.app(scope, receive, send)
 
 
 class _SubmitCounter:

@@ -38,6 +38,10 @@ from gpucloud.service.store.models import OrgRow, ProgrammeRow, ProgrammeTotalRo
 # --- parsing ---------------------------------------------------------------------------------------------------
 
 
+#: The longest a share may be written as an exact fraction (``"1/3"``); the database keeps it as that text.
+MAX_SHARE_CHARS = 40
+
+
 def parse_share(text: str, field: str = "share") -> Fraction:
     """``"1/2"``, ``"0.5"`` or ``"1"`` → an exact fraction between 0 and 1."""
     try:
@@ -46,6 +50,8 @@ def parse_share(text: str, field: str = "share") -> Fraction:
         raise InputError(field, "must be a fraction like 1/2 or a decimal like 0.5", text) from None
     if not 0 <= share <= 1:
         raise InputError(field, "must be between 0 and 1", text)
+    if len(str(share)) > MAX_SHARE_CHARS:
+        raise InputError(field, f"is too fine: as a fraction it must fit in {MAX_SHARE_CHARS} characters", text)
     return share
 
 

@@ -35,7 +35,7 @@ from gpucloud.service import budgets
 from gpucloud.service.auth import Forbidden, Principal
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.errors import Conflict, NotFound
-from gpucloud.service.store.models import JobRow, LedgerEntryRow, NodeStateRow, OrgRow, ReservationRow
+from gpucloud.service.store.models import JobRow, LedgerEntryRow, NodeStateRow, OrgRow, ProjectRow, ReservationRow
 from gpucloud.service.store.placement import core_placement, placement_from_json
 from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project
 from gpucloud.service.transitions import apply_transition
@@ -157,9 +157,21 @@ def _project(session: Session, org: OrgRow, name: str | None) -> int:
     return project.id
 
 
-def request(session: Session, who: Principal, req: ReservationRequest, cluster: Cluster, now: float,
-            rules: ReservationRules) -> ReservationRow:
-    """An org-admin (or an operator, naming the org) asks for nodes; approved at once under the automatic rule."""
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request's org, paying project, GPU type and node size, checked against the cluster."""
+
+    org: OrgRow
+    project_id: int
+    gpu_type: str
+    gpus_per_node: int
+
+
+def check_request(session: Session, who: Principal, req: ReservationRequest, cluster: Cluster, now: float,
+                  *, to_request: bool = True) -> CheckedRequest:
+    """Check a request's org (operators name one; others may only name their own, and only org-admins may
+    request), GPU type, nodes, window and project: InputError naming the field, Forbidden for a member
+    (``to_request`` False, for a price preview: members may ask about their own org)."""
     if who.is_operator:
         if req.org is None:
             raise InputError("org", "operators must name the org the reservation is for")
@@ -167,7 +179,7 @@ def request(session: Session, who: Principal, req: ReservationRequest, cluster: 
         if org is None:
             raise InputError("org", "unknown org", req.org)
     else:
-        if not who.is_org_admin or who.org_id is None:
+        if who.org_id is None or (to_request and not who.is_org_admin):
             raise Forbidden("only org-admins and operators may request reservations")
         if req.org not in (None, who.org):
             raise Forbidden("you may only reserve for your own org")
@@ -182,7 +194,14 @@ def request(session: Session, who: Principal, req: ReservationRequest, cluster: 
     if req.nodes > total:
         raise InputError("nodes", f"the cluster has {total} nodes of {size}×{gpu_type}", req.nodes)
     _check_window(req.start, req.end, now)
-    project_id = _project(session, org, req.project)
+    return CheckedRequest(org, _project(session, org, req.project), gpu_type, size)
+
+
+def request(session: Session, who: Principal, req: ReservationRequest, cluster: Cluster, now: float,
+            rules: ReservationRules) -> ReservationRow:
+    """An org-admin (or an operator, naming the org) asks for nodes; approved at once under the automatic rule."""
+    checked = check_request(session, who, req, cluster, now)
+    org, project_id, gpu_type, size = checked.org, checked.project_id, checked.gpu_type, checked.gpus_per_node
     name = req.name.strip()
     if len(name) > 100:
         raise InputError("name", "must be at most 100 characters", name)
@@ -220,6 +239,38 @@ def _quote(session: Session, row: ReservationRow, now: float) -> None:
     if available < price:
         raise InputError("nodes", f"the reservation costs {price} points but project {res.project} has "
                                   f"{available} available", row.nodes)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a reservation request would cost now: ``price`` None when no tariff is in force (it is free)."""
+
+    project: str
+    gpus: int
+    seconds: float
+    tariff: str | None
+    price: Decimal | None
+    available: Decimal
+
+
+def quote(session: Session, who: Principal, req: ReservationRequest, cluster: Cluster, now: float) -> Quote:
+    """The price of ``req`` at the tariff in force now and what its project has available (nothing stored)."""
+    checked = check_request(session, who, req, cluster, now, to_request=False)
+    project = session.get(ProjectRow, checked.project_id)
+    assert project is not None
+    key = budgets.project_key(checked.org.name, project.name)
+    res = pricing.Reservation("quote", checked.org.name, key, checked.gpu_type, req.nodes, checked.gpus_per_node,
+                              req.start, req.end)
+    available = budgets.load_state(session, {project.id: key}, lock=False).ledger.available(key)
+    book = budgets.tariff_book(session)
+    tariff = None
+    if book is not None:
+        try:
+            tariff = book.in_force(now)
+        except InputError:
+            tariff = None
+    return Quote(key, res.gpus, res.seconds, None if tariff is None else tariff.name,
+                 None if tariff is None else _price(tariff, res), available)
 
 
 def _price(tariff: Tariff, res: pricing.Reservation) -> Decimal:

@@ -7,6 +7,7 @@ then stops the loop cleanly. Jobs keep running when the server stops; the next s
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -20,8 +21,10 @@ from fastapi import FastAPI
 
 from gpucloud.core.policies import POLICIES
 from gpucloud.service import budgets
+from gpucloud.service.accounts import load_run_as
 from gpucloud.service.api import create_app
 from gpucloud.service.api.context import AppContext
+from gpucloud.service.datadir import UMASK, protect
 from gpucloud.service.executors.base import Executor
 from gpucloud.service.executors.registry import create_executor
 from gpucloud.service.loop import ControlLoop, LoopConfig
@@ -58,18 +61,36 @@ def build_server(
     loop (not started). Raises :class:`gpucloud.errors.GpucloudError` subclasses for a bad cluster file, tariff
     file, executor or policy name."""
     wake: list[Callable[[], None]] = []
-    chosen = executor or create_executor(settings.executor)
-    config = LoopConfig(policy=settings.policy, interval_s=interval_s)
+    config = loop_config(settings, interval_s)
     POLICIES.get(settings.policy)  # fail before touching the database
+    chosen = executor or executor_for(settings)
     app = create_app(settings, clock=clock, on_change=lambda: wake[0]() if wake else None)
     ctx: AppContext = app.state.gpucloud
+    protect(settings.data_dir, settings.database_url, config.run_as.mapping)
     added = store_tariff_file(ctx, clock())
     metrics = Metrics(ctx.sessions, lambda: ctx.cluster)
-    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, chosen, settings.data_dir, engine=ctx.engine,
-                       clock=clock, config=config, on_cycle=metrics.observe_tick)
+    loop = ControlLoop(ctx.sessions, lambda: ctx.cluster, chosen, engine=ctx.engine, clock=clock, config=config,
+                       on_cycle=metrics.observe_tick)
     wake.append(loop.wake)
     metrics.install(app)
     return Server(app, ctx, loop, metrics, added)
+
+
+def loop_config(settings: Settings, interval_s: float) -> LoopConfig:
+    """The control loop's settings; :class:`gpucloud.errors.InputError` for a bad run-as setting."""
+    return LoopConfig(policy=settings.policy, interval_s=interval_s,
+                      run_as=load_run_as(settings.run_as, settings.run_as_table),
+                      log_cap_bytes=settings.log_cap_bytes)
+
+
+def executor_for(settings: Settings) -> Executor:
+    """The executor ``settings.executor`` names, with the options it takes from the settings."""
+    options: dict[str, Any] = {}
+    if settings.executor == "local":
+        options["data_dir"] = settings.data_dir
+    elif settings.executor == "ray":
+        options.update(address=settings.ray_address, agent_dir=settings.ray_agent_dir)
+    return create_executor(settings.executor, **options)
 
 
 def store_tariff_file(ctx: AppContext, now: float) -> list[str]:
@@ -100,7 +121,10 @@ def banner(url: str, settings: Settings, database: str, token: str | None) -> li
     """What the server prints when it starts; the operator token only on the very first start."""
     lines = [f"gpucloud server: {url} (API docs: {url}/docs, metrics: {url}/metrics)",
              f"  database: {database}; executor: {settings.executor}; policy: {settings.policy}; "
-             f"data: {settings.data_dir}"]
+             f"data: {settings.data_dir}; jobs run as: {settings.run_as}"]
+    if settings.run_as == "server" and os.geteuid() == 0:
+        lines.append("  warning: jobs run as root, this server's own account; on a machine people share, start it "
+                     "with --run-as same-name or --run-as table --run-as-table FILE (docs/security.md)")
     if token is not None:
         lines += ["", "First start: an operator account 'admin' was created. Its token is shown ONCE; store it now:",
                   f"  operator token: {token}", f"  e.g.: gpucloud login --url {url} --token {token}", ""]
@@ -111,6 +135,7 @@ def serve(settings: Settings, *, interval_s: float = 0.5, say: Callable[[str], A
           log_level: str = "warning", workers: int = 1, verbose: bool = False) -> int:
     """Run the server until SIGTERM/SIGINT; the exit status. ``workers`` > 1: that many API processes and one
     control loop process under a supervisor (:mod:`gpucloud.service.workers`); 1: everything in this process."""
+    os.umask(UMASK)  # what the server creates is its own (jobs get their files from their keepers)
     if workers > 1:
         from gpucloud.service.workers import supervise
 

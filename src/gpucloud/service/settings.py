@@ -7,6 +7,10 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gpucloud.model.limits import CommandLimits
+
+_COMMAND = CommandLimits()  # the defaults
+
 #: Used when no cluster file is configured and the example file cannot be found (e.g. an installed wheel).
 FALLBACK_CLUSTER = "2x8:H100"
 
@@ -41,9 +45,34 @@ class Settings(BaseSettings):
     reservation_cancel_cutoff_s: float = Field(default=24 * 3600.0, ge=0)
     #: reservation requests of at most this many nodes are approved at once when the nodes are free (0: never)
     reservation_auto_approve_nodes: int = Field(default=0, ge=0)
+    #: which OS account jobs run as: server (its own), same-name, or table (see service/accounts.py)
+    run_as: str = "server"
+    #: with run_as=table: a YAML/JSON file mapping gpucloud user names to OS account names
+    run_as_table: str = ""
+    #: the Ray cluster of the ``ray`` executor ("auto": the one this host belongs to)
+    ray_address: str = "auto"
+    #: where the ``ray`` executor's node agents keep rank logs and exit files on each host ({node}: its name)
+    ray_agent_dir: str = "/var/tmp/gpucloud-agent/{node}"
+    #: bytes of each rank's stdout and stderr copied into the database (the rest stays on the rank's host)
+    log_cap_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    #: the largest request body in bytes (413 beyond it, answered before the rest is read)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: a job's command (422 naming the field beyond them): argv items, argv UTF-8 bytes in all and per item,
+    #: environment variables, bytes of a variable's name and of its value, bytes of the working directory
+    max_argv_items: int = Field(default=_COMMAND.argv_items, ge=1)
+    max_argv_bytes: int = Field(default=_COMMAND.argv_bytes, ge=1)
+    max_arg_bytes: int = Field(default=_COMMAND.arg_bytes, ge=1)
+    max_env_vars: int = Field(default=_COMMAND.env_vars, ge=0)
+    max_env_key_bytes: int = Field(default=_COMMAND.env_key_bytes, ge=1)
+    max_env_value_bytes: int = Field(default=_COMMAND.env_value_bytes, ge=0)
+    max_cwd_bytes: int = Field(default=_COMMAND.cwd_bytes, ge=0)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'gpucloud.db'}"
         return self
+
+    def command_limits(self) -> CommandLimits:
+        return CommandLimits(self.max_argv_items, self.max_argv_bytes, self.max_arg_bytes, self.max_env_vars,
+                             self.max_env_key_bytes, self.max_env_value_bytes, self.max_cwd_bytes)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
+from gpucloud.model.limits import CommandLimits, check_command
 from gpucloud.service.auth import Principal
 from gpucloud.service.jobs import SubmitRequest, check_request, submit_org_name
 from gpucloud.service.reservations import job_terms
@@ -107,11 +108,11 @@ class Prepared:
     event_reason: str
 
 
-def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> Prepared:
-    """Validate ``req`` like :func:`gpucloud.service.jobs.validate_submit` (same checks, same order, same
-    errors) without ORM objects; the row to insert."""
-    if not req.argv:
-        raise InputError("argv", "must name a program to run")
+def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: Cluster, limits: CommandLimits,
+            now: float) -> Prepared:
+    """Validate ``req``: its command against ``limits``, then like :func:`gpucloud.service.jobs.validate_submit`
+    (same checks, same order, same errors) without ORM objects; the row to insert."""
+    check_command(req.argv, req.env, req.cwd, limits)
     name = submit_org_name(who, req.org)
     org_id = tenants.org(name)
     if org_id is None:
@@ -153,7 +154,8 @@ def response_fields(p: Prepared, job_id: int) -> dict[str, Any]:
         "grace_s": v["grace_s"], "state": v["state"], "reason": v["reason"], "cancel_requested": False,
         "submitted_at": v["submitted_at"], "queued_at": v["queued_at"], "started_at": None, "ended_at": None,
         "exit_code": None, "placement": None, "assigned_gpu_type": None, "run_count": 0, "preemptions": 0,
-        "service_class": v["service_class"], "reservation_id": v["reservation_id"], "created": True,
+        "service_class": v["service_class"], "reservation_id": v["reservation_id"], "ran_s": None,
+        "estimated_cost": None, "final_cost": None, "created": True,
     }
 
 

@@ -44,6 +44,8 @@ class TransitionInput:
     gpu_type: str | None = None
     handle: dict[str, Any] | None = None
     exit_code: int | None = None
+    #: the pending job a preempted victim makes room for
+    preempted_for: int | None = None
 
 
 class Transition:
@@ -94,6 +96,7 @@ class _Ended(Transition):
     def effects(self, job: JobRow, now: float, data: TransitionInput) -> None:
         job.ended_at = now
         job.queue_rank = None
+        job.preempted_for = None
         if data.exit_code is not None:
             job.exit_code = data.exit_code
 
@@ -134,20 +137,23 @@ class Preempt(Transition):
 
     def effects(self, job: JobRow, now: float, data: TransitionInput) -> None:
         job.preemptions += 1
+        job.preempted_for = data.preempted_for
 
 
 class Requeue(Transition):
     name = "requeue"
     to_state = S.PENDING
-    from_states = frozenset({S.PREEMPTING, S.ADMITTED})
-    trigger = "control loop: a preempted job stopped, or an admitted job could not be launched yet"
+    from_states = frozenset({S.PREEMPTING, S.ADMITTED, S.RUNNING})
+    trigger = ("control loop: a preempted job stopped, an admitted job could not be launched yet, or a preemptible "
+               "job's host was lost")
 
     def effects(self, job: JobRow, now: float, data: TransitionInput) -> None:
-        if job.state == S.PREEMPTING and job.started_at is not None:
+        if job.state in (S.PREEMPTING, S.RUNNING) and job.started_at is not None:
             gpus = sum(len(p.gpus) for p in placement_from_json(job.placement))
             job.attained_gpu_s += gpus * max(0.0, now - job.started_at)
         job.placement = None  # the GPU type of the run stays: fair share and the usage series count that run
         job.handle = None
+        job.preempted_for = None
         job.queued_at = now
 
 
@@ -176,6 +182,7 @@ def transition(
     gpu_type: str | None = None,
     handle: dict[str, Any] | None = None,
     exit_code: int | None = None,
+    preempted_for: int | None = None,
 ) -> dict[str, Any]:
     """Validate and apply one transition to ``job`` in memory (a :class:`JobRow` or any object with the same
     attributes, like the control loop's :class:`gpucloud.service.control.txn.JobValues`); the values of its
@@ -183,7 +190,8 @@ def transition(
     rule = rule_for(job.state, to_state)
     if rule is None:
         raise IllegalTransition(job.id, job.state, str(to_state))
-    data = TransitionInput(placement=placement, gpu_type=gpu_type, handle=handle, exit_code=exit_code)
+    data = TransitionInput(placement=placement, gpu_type=gpu_type, handle=handle, exit_code=exit_code,
+                           preempted_for=preempted_for)
     rule.check(job, data)
     from_state = job.state
     rule.effects(job, now, data)

@@ -76,14 +76,17 @@ def supervise(settings: Settings, *, workers: int, interval_s: float, say: Calla
     from gpucloud.model.cluster_file import load_cluster
     from gpucloud.service.auth import ensure_operator
     from gpucloud.service.budgets import load_tariff_file
-    from gpucloud.service.server import _redact, banner
+    from gpucloud.service.datadir import protect
+    from gpucloud.service.server import _redact, banner, loop_config
     from gpucloud.service.store.engine import make_engine, make_sessionmaker
     from gpucloud.service.store.migrate import upgrade_engine
 
     cluster = load_cluster(settings.cluster_file)  # an invalid cluster file fails here, with the field named
+    run_as = loop_config(settings, interval_s).run_as  # a bad run-as setting too
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     upgrade_engine(engine)
+    protect(settings.data_dir, settings.database_url, run_as.mapping)
     with make_sessionmaker(engine).begin() as session:
         token = ensure_operator(session, time.time())
         tariffs = load_tariff_file(session, settings.tariff_file, cluster, time.time()) if settings.tariff_file else []
@@ -202,9 +205,9 @@ def _child_main() -> None:
 
 def _loop_main(settings: Settings, cfg: dict[str, Any]) -> None:
     from gpucloud.model.cluster_file import load_cluster
-    from gpucloud.service.control.loop import ControlLoop, LoopConfig
-    from gpucloud.service.executors.registry import create_executor
+    from gpucloud.service.control.loop import ControlLoop
     from gpucloud.service.metrics import Metrics
+    from gpucloud.service.server import executor_for, loop_config
     from gpucloud.service.store.engine import make_engine, make_sessionmaker
 
     lock = _exclusive(settings.data_dir / "loop.lock")
@@ -212,9 +215,8 @@ def _loop_main(settings: Settings, cfg: dict[str, Any]) -> None:
     sessions = make_sessionmaker(engine)
     cluster = [load_cluster(settings.cluster_file)]
     metrics = Metrics(sessions, lambda: cluster[0])
-    loop = ControlLoop(sessions, lambda: cluster[0], create_executor(settings.executor), settings.data_dir,
-                       engine=engine, config=LoopConfig(policy=settings.policy, interval_s=float(cfg["interval_s"])),
-                       on_cycle=metrics.observe_tick)
+    loop = ControlLoop(sessions, lambda: cluster[0], executor_for(settings), engine=engine,
+                       config=loop_config(settings, float(cfg["interval_s"])), on_cycle=metrics.observe_tick)
     stop = threading.Event()
     wake = socket.socket(fileno=int(cfg["fds"]["wake"]))
 

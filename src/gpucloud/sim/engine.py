@@ -1,13 +1,15 @@
-"""The trace-driven simulator: feeds arrivals, completions, grace expiries and wake-ups to the scheduling
-core and applies its decisions in simulated time. Deterministic for a given trace, cluster and policy.
+"""The trace-driven simulator: feeds arrivals, ends of runs and wake-ups to the scheduling core through the
+cycle driver the live control loop uses too (:class:`gpucloud.core.driver.Driver`), and applies its decisions
+in simulated time. Deterministic for a given trace, cluster and policy.
 
 Model:
-* A job runs ``duration / speed`` seconds on a GPU type of relative ``speed``; a run longer than the walltime
-  is stopped at the walltime (state ``timed_out``). The walltime limits each run of the job.
+* A job runs ``duration / speed`` seconds on a GPU type of relative ``speed``. Each run is limited by the
+  walltime, with the live loop's rule (:mod:`gpucloud.core.lifetime`): a run still going at its walltime is
+  stopped then and its processes end at the latest a grace period later (state ``timed_out``).
 * A preempted job keeps running through its grace period, then stops and goes back to the queue; it keeps
   the work up to its last checkpoint — checkpoints are taken every ``checkpoint_interval`` seconds of each
   run (0 means a checkpoint at the moment it stops, so nothing is lost). If it finishes during the grace
-  period it simply finishes.
+  period it simply finishes. The GPU time of the work thrown away is counted (``lost_gpu_seconds``).
 * With :attr:`SimConfig.money` every run is priced and budgets are enforced around the scheduling core
   (:mod:`gpucloud.sim.money`): a start the org cannot pay for is undone — the job leaves the scheduler's queue
   and waits for budget — and another cycle runs at once on the GPUs it left free. Its org's waiting jobs go
@@ -22,11 +24,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gpucloud.core.scheduler import Scheduler
+from gpucloud.core.bookings import Booking
+from gpucloud.core.driver import Driver
+from gpucloud.core.lifetime import deadline, held_until
 from gpucloud.core.state import SchedulerConfig
 from gpucloud.core.types import CycleResult, PendingJob, Placement
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.org import Org
+from gpucloud.money.runs import part_of_a_node
 from gpucloud.sim.events import EventLoop, Kind
 from gpucloud.sim.records import JobRecord, Segment, UtilisationBins
 from gpucloud.sim.traces.base import TraceJob
@@ -42,6 +47,16 @@ class SimConfig:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     #: Price every run and enforce budgets (:mod:`gpucloud.sim.money`); None: no money at all.
     money: MoneyConfig | None = None
+    #: The scheduler knows each job's true remaining run time (``srtf``'s oracle); False: it sees only
+    #: walltimes, as the live server does.
+    known_durations: bool = True
+    #: Rebuild the driver from its exported state before every cycle, as a server that reads its state from
+    #: the database each cycle would: the replay must not change (the tests prove it; slower).
+    rebuild_every_cycle: bool = False
+    #: Approved advance reservations (bookings) in force during the replay; jobs name them by id.
+    bookings: tuple[Booking, ...] = ()
+    #: Ask the core for the whole queue order and every wait reason in each cycle (for observers; slower).
+    explain: bool = False
 
 
 @dataclass(slots=True)
@@ -50,12 +65,14 @@ class _Run:
 
     trace: TraceJob
     record: JobRecord
+    seq: int
     work_done: float = 0.0  # seconds of speed-1.0 work kept (checkpointed)
     seg_start: float = 0.0
     speed: float = 1.0
     placement: Placement | None = None
     token: int = 0
-    preempting: bool = False
+    #: when it last started to wait (submit, or back in the queue after a preemption)
+    waiting_since: float = 0.0
 
 
 @dataclass
@@ -72,6 +89,10 @@ class SimResult:
     wall_time: float
     #: Costs and budgets (a replay with :attr:`SimConfig.money`), else None.
     money: MoneyReport | None = None
+    #: GPU-seconds of work thrown away by preemptions (run since the last checkpoint, grace included)
+    lost_gpu_seconds: float = 0.0
+    #: per org, what fair share entitles it to: its guaranteed quota (all types) if it has one, else its weight
+    entitlement: dict[str, float] = field(default_factory=dict)
 
 
 Observer = Callable[[float, CycleResult], None]
@@ -90,15 +111,18 @@ class Simulation:
         self.cluster = cluster
         self.config = config or SimConfig()
         self.policy = policy
-        self.scheduler = Scheduler(cluster, orgs, policy, self.config.scheduler)
+        self.orgs = orgs
+        self.driver = Driver(cluster, orgs, policy, self.config.scheduler)
+        if self.config.bookings:
+            self.driver.set_bookings(self.config.bookings)
         #: payloads: (job id, run token); the token makes events of an ended run stale
         self.loop: EventLoop[tuple[str, int]] = EventLoop()
         self.observer = observer
         self.runs: dict[str, _Run] = {}
         self.records: list[JobRecord] = []
         self.segments: list[Segment] = []
-        self.util = UtilisationBins()
         self.busy = 0.0
+        self.lost = 0.0
         self.preemptions = 0
         self.cycles = 0
         self.finished = 0
@@ -108,7 +132,7 @@ class Simulation:
             if spec.id in self.runs:
                 raise ValueError(f"duplicate job id {spec.id!r}")
             rec = JobRecord(spec.id, spec.org, spec.num_gpus, spec.submit_time, tj.duration)
-            self.runs[spec.id] = _Run(tj, rec)
+            self.runs[spec.id] = _Run(tj, rec, len(self.records) + 1)
             self.records.append(rec)
             self.loop.push(spec.submit_time, Kind.ARRIVAL, (spec.id, 0))
         self.accounts: Accounts | None = None
@@ -130,85 +154,91 @@ class Simulation:
     # -- events -----------------------------------------------------------------------------------------
     def _handle(self, kind: int, payload: tuple[str, int]) -> None:
         now = self.loop.now
-        if kind == Kind.ARRIVAL:
-            run = self.runs[payload[0]]
-            self.scheduler.submit(PendingJob(run.trace.spec, 0.0, run.trace.duration, now))
-        elif kind == Kind.WAKE:
-            self._wake = None
-        elif kind == Kind.BUDGET:
-            if payload[1]:  # a new tariff version: waiting jobs may cost less now
-                assert self.accounts is not None
-                for org in self.accounts.reprice(now):
-                    self._retry(org)
-        else:
+        if kind == Kind.END:
             jid, token = payload
             run = self.runs[jid]
-            if token != run.token or run.placement is None:
-                return  # stale: the run it was for has ended
-            if kind == Kind.FINISH:
-                self._finish(run, now)
-            else:
-                self._requeue(run, now)
+            if token == run.token and run.placement is not None:
+                self._end(run, now)
+        elif kind == Kind.ARRIVAL:
+            run = self.runs[payload[0]]
+            run.waiting_since = now
+            self.driver.submit(PendingJob(run.trace.spec, 0.0, run.trace.duration if self.config.known_durations
+                                          else None, now, run.seq))
+        elif kind == Kind.WAKE:
+            self._wake = None
+        elif kind == Kind.BUDGET and payload[1]:  # a new tariff version: waiting jobs may cost less now
+            assert self.accounts is not None
+            for org in self.accounts.reprice(now):
+                self._retry(org)
 
     def _end_segment(self, run: _Run, now: float) -> None:
         placement = run.placement
         assert placement is not None
         self.segments.append(Segment(run.trace.spec.id, run.seg_start, now, placement, self.cluster))
-        self.util.add(run.seg_start, now, placement.gpus)
         self.busy += placement.gpus * (now - run.seg_start)
         if self.accounts is not None and self.accounts.settle(run.trace.spec.id, now):
             self._retry(run.trace.spec.org)
         run.placement = None
         run.token += 1
-        run.preempting = False
 
-    def _finish(self, run: _Run, now: float) -> None:
-        done = run.work_done + (now - run.seg_start) * run.speed
-        run.record.state = "succeeded" if done >= run.trace.duration - 1e-6 else "timed_out"
-        run.record.end_time = now
-        self._end_segment(run, now)
-        self.scheduler.release(run.trace.spec.id, now)
-        self.finished += 1
-
-    def _requeue(self, run: _Run, now: float) -> None:
+    def _end(self, run: _Run, now: float) -> None:
+        """The run's processes are gone: it finished its work, or was stopped (walltime, preemption) and its
+        grace period is over. Decided as the live loop decides how a job ended."""
+        jid = run.trace.spec.id
+        core = self.driver.scheduler.state.running[jid]
         ran = now - run.seg_start
-        interval = self.config.checkpoint_interval
-        kept = ran if interval <= 0 else math.floor(ran / interval) * interval
-        run.work_done += kept * run.speed
-        assert run.placement is not None
-        attained = self.scheduler.state.running[run.trace.spec.id].attained(now)
+        done = run.work_done + ran * run.speed >= run.trace.duration - 1e-6
+        if core.preempting and not done:  # preempted: back to the queue with the work it checkpointed
+            interval = self.config.checkpoint_interval
+            kept = ran if interval <= 0 else math.floor(ran / interval) * interval
+            run.work_done += kept * run.speed
+            self.lost += (ran - kept) * core.placement.gpus
+            attained = core.attained(now)
+            self._end_segment(run, now)
+            remaining = max(0.0, run.trace.duration - run.work_done) if self.config.known_durations else None
+            self.driver.requeue(jid, now, attained=attained, remaining=remaining)
+            run.waiting_since = now
+            if self.accounts is not None:
+                self._requeued[jid] = now
+            return
+        natural = run.seg_start + (run.trace.duration - run.work_done) / run.speed
+        rec = run.record
+        rec.state = "succeeded" if done and (core.preempting or natural <= deadline(core) + 1e-6) else "timed_out"
+        rec.end_time = now
         self._end_segment(run, now)
-        remaining = max(0.0, run.trace.duration - run.work_done)
-        self.scheduler.requeue(run.trace.spec.id, now, attained=attained, remaining=remaining)
-        if self.accounts is not None:
-            self._requeued[run.trace.spec.id] = now
+        self.driver.finished(jid, now)
+        self.finished += 1
 
     # -- budgets ----------------------------------------------------------------------------------------
     def _part_of_a_node(self, placement: Placement) -> bool:
-        (node, gpus), *rest = placement.nodes
-        return not rest and len(gpus) < self.cluster.nodes[node].gpus
+        return part_of_a_node((len(gs), self.cluster.nodes[n].gpus) for n, gs in placement.nodes)
 
     def _refuse(self, run: _Run, now: float) -> None:
         """Undo the start of a job whose org cannot pay: out of the scheduler, waiting for budget."""
         assert self.accounts is not None
         spec = run.trace.spec
-        stopped = self.scheduler.release(spec.id, now)
+        stopped = self.driver.undo_admission(spec.id, now)
         queued = self._requeued.get(spec.id, spec.submit_time)
-        self.accounts.wait(PendingJob(spec, stopped.attained_before, stopped.remaining, queued), now)
+        self.accounts.wait(PendingJob(spec, stopped.attained_before, stopped.remaining, queued, run.seq), now)
 
     def _retry(self, org: str) -> None:
         """Queue again the org's waiting jobs that its available points may now cover."""
         assert self.accounts is not None
         for job in self.accounts.affordable(org):
-            self.scheduler.submit(job)
+            self.driver.submit(job)
 
     # -- decisions --------------------------------------------------------------------------------------
     def _cycle(self, now: float) -> None:
-        result = self.scheduler.cycle(now)
+        if self.config.rebuild_every_cycle:
+            self.driver = Driver.restore(self.cluster, self.orgs, self.policy, self.config.scheduler,
+                                         self.driver.export())
+        result = self.driver.cycle(now, explain=self.config.explain)
         self.cycles += 1
         if not (result.admissions or result.preemptions or result.wake_at is not None or self.observer):
             return
         accounts = self.accounts
+        running = self.driver.scheduler.state.running
+        loop = self.loop
         refused = False
         for adm in result.admissions:
             run = self.runs[adm.job_id]
@@ -223,23 +253,28 @@ class Simulation:
             run.speed = self.cluster.gpu_types[adm.placement.gpu_type].speed
             run.token += 1
             rec = run.record
+            waited = now - run.waiting_since
+            rec.waited += waited
+            if waited > rec.longest_wait:
+                rec.longest_wait = waited
             if rec.start_time is None:
                 rec.start_time = now
                 rec.racks = adm.placement.racks(self.cluster)
                 rec.blocks = adm.placement.blocks(self.cluster)
-            need = max(0.0, run.trace.duration - run.work_done) / run.speed
-            self.loop.push(now + min(need, spec.walltime), Kind.FINISH, (spec.id, run.token))
+            natural = now + max(0.0, run.trace.duration - run.work_done) / run.speed
+            loop.push(min(natural, held_until(running[spec.id])), Kind.END, (spec.id, run.token))
         for pre in result.preemptions:
             run = self.runs[pre.job_id]
-            run.preempting = True
             run.record.preemptions += 1
             self.preemptions += 1
-            self.loop.push(now + run.trace.spec.grace, Kind.GRACE_END, (pre.job_id, run.token))
+            run.token += 1  # its end moves earlier: the grace period after now
+            natural = run.seg_start + max(0.0, run.trace.duration - run.work_done) / run.speed
+            loop.push(min(natural, held_until(running[pre.job_id])), Kind.END, (pre.job_id, run.token))
         if result.wake_at is not None and (self._wake is None or result.wake_at < self._wake):
             self._wake = result.wake_at
-            self.loop.push(result.wake_at, Kind.WAKE, ("", 0))
+            loop.push(result.wake_at, Kind.WAKE, ("", 0))
         if refused:  # another cycle now, on the GPUs the refused jobs left free
-            self.loop.push(now, Kind.BUDGET, ("", 0))
+            loop.push(now, Kind.BUDGET, ("", 0))
         if self.observer is not None:
             self.observer(now, result)
 
@@ -259,8 +294,15 @@ class Simulation:
             progress(self.finished, total)
         makespan = max((r.end_time for r in self.records if r.end_time is not None), default=0.0)
         money = self.accounts.report(self.records) if self.accounts is not None else None
-        return SimResult(self.policy, self.cluster, self.records, self.segments, self.util, self.busy,
-                         makespan, self.preemptions, self.cycles, time.perf_counter() - started, money)
+        util = UtilisationBins.of([(s.start_time, s.end_time, s.placement.gpus) for s in self.segments])
+        state = self.driver.scheduler.state
+        entitlement = {}
+        for name in sorted({r.org for r in self.records}):
+            org = state.org(name)
+            entitlement[name] = float(sum(org.quota.values())) if org.quota else org.weight
+        return SimResult(self.policy, self.cluster, self.records, self.segments, util, self.busy,
+                         makespan, self.preemptions, self.cycles, time.perf_counter() - started, money, self.lost,
+                         entitlement)
 
 
 def simulate(

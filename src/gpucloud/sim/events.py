@@ -1,6 +1,6 @@
 """The discrete-event loop: a heap of timed events and a ``step()`` (after SimPy's core).
 
-Events at the same time are taken together, in kind order (finishes before arrivals), and then the
+Events at the same time are taken together, in kind order (ends before arrivals), and then the
 handler's ``after_step`` runs once — the simulator runs one scheduling cycle there.
 """
 
@@ -15,11 +15,10 @@ P = TypeVar("P")
 
 
 class Kind(IntEnum):
-    FINISH = 0
-    GRACE_END = 1
-    ARRIVAL = 2
-    WAKE = 3
-    BUDGET = 4  # the simulator's budget gating: cycle again, or a new tariff version starts
+    END = 0  # a run's processes are gone: it finished, or was stopped (walltime, preemption) and its grace ended
+    ARRIVAL = 1
+    WAKE = 2
+    BUDGET = 3  # the simulator's budget gating: cycle again, or a new tariff version starts
 
 
 class EventLoop(Generic[P]):

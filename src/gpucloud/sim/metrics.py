@@ -15,9 +15,13 @@ Definitions (all times in seconds of simulated time):
 * ``jain_fairness`` is Jain's index ``(Σx)² / (n·Σx²)`` over the orgs, where ``x`` is an org's mean slowdown
   ``JCT / duration`` (duration = the job's true run time on a speed-1.0 GPU). Jobs with duration 0 are left
   out (their slowdown is undefined), and so are orgs left with no job. 1.0 means every org is slowed down
-  alike; ``1/n`` means one org takes all the slowdown. ``None`` when no org has a job to count. Slowdown
-  rather than GPU-hours is used because orgs submit very different amounts of work: equal GPU-hours would
-  not be fair, equal slowdown is.
+  alike; ``1/n`` means one org takes all the slowdown. ``None`` when no org has a job to count.
+* ``jain_share`` is fair share attained (:mod:`gpucloud.sim.fairness`): per hour, Jain's index over the orgs
+  that had a job waiting of each one's share of their GPU-time divided by its entitlement (quota, else
+  weight), averaged over the hours with at least two such orgs by their GPU-time; ``None`` without contention.
+* ``longest_wait``: the longest any job waited at once (to its first start, or to a restart after a
+  preemption); ``longest_waited``: the most time any job spent waiting in all; ``lost_gpu_hours``: GPU time of
+  work thrown away by preemptions (``lost_share`` of all GPU-hours).
 * ``money`` (only in a priced replay): :meth:`gpucloud.sim.money_report.MoneyReport.to_dict` — points per org
   and per org × GPU type, and with budgets what each org had, has left and when it ran dry.
 """
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from gpucloud.sim.engine import SimResult
+from gpucloud.sim.fairness import jain_share
 
 #: The percentiles reported for waits and JCTs.
 PERCENTILES = (50.0, 95.0, 99.0)
@@ -79,6 +84,11 @@ class Summary:
     gpu_hours: float
     utilisation: float
     jain_fairness: float | None
+    jain_share: float | None
+    longest_wait: float
+    longest_waited: float
+    lost_gpu_hours: float
+    lost_share: float
     preemptions: int
     timed_out: int
     cycles: int
@@ -93,6 +103,8 @@ class Summary:
         if out["money"] is None:
             del out["money"]
         out["fairness_metric"] = "jain index over orgs of mean slowdown (jct / duration)"
+        out["share_fairness_metric"] = ("hourly jain index over orgs with waiting jobs of their GPU-time share / "
+                                        "entitlement (quota, else weight), weighted by GPU-time")
         out["percentile_method"] = "numpy linear"
         return out
 
@@ -166,6 +178,11 @@ def summarize(result: SimResult) -> Summary:
         gpu_hours=result.busy_gpu_seconds / 3600.0,
         utilisation=result.busy_gpu_seconds / capacity if capacity > 0 else 0.0,
         jain_fairness=jain_index(slowdowns),
+        jain_share=jain_share(result.jobs, result.segments, result.entitlement),
+        longest_wait=max((r.longest_wait for r in result.jobs), default=0.0),
+        longest_waited=max((r.waited for r in result.jobs), default=0.0),
+        lost_gpu_hours=result.lost_gpu_seconds / 3600.0,
+        lost_share=result.lost_gpu_seconds / result.busy_gpu_seconds if result.busy_gpu_seconds > 0 else 0.0,
         preemptions=result.preemptions,
         timed_out=timed_out,
         cycles=result.cycles,

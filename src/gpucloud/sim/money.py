@@ -4,17 +4,18 @@
   the ``valid_from`` of the first tariff); a run that starts at trace time ``t`` is priced by
   ``tariffs.in_force(trace_start + t)`` for its whole length.
 * **Pricing.** Every run segment (one start of a job, until it ends or is preempted) is one
-  :class:`gpucloud.money.JobRun` (ref ``<job>#<n>``) charged ``cost(seconds it held its GPUs)`` at the
-  ``standard`` service class and the priority class of the job's priority (:func:`priority_class`), with
-  :func:`gpucloud.money.tariff.cost`. As in :meth:`gpucloud.money.Ledger.settle`, a run never pays for more
-  than its walltime. Costs are memoised (most runs of a trace repeat a few sizes and lengths).
-* **Budgets** (org → starting points; orgs left out are not limited). As in :meth:`Ledger.hold`, a run's start
-  holds the cost of its full walltime; a start the org's available points (balance − holds) cannot cover is
-  refused: the simulator undoes the admission and the job waits, outside the scheduler's queue, with reason
-  ``budget``. At the end of a run the time used is charged and the rest of the hold given back; the org's
-  waiting jobs go back to the queue, smallest hold first, as many as its available points cover together. A
-  replay has no top-ups, so an org that ran dry stays dry unless its running jobs give points back (or a
-  cheaper tariff version starts: waiting jobs are repriced then).
+  :class:`gpucloud.money.JobRun` (ref ``<job>#<n>``) charged ``cost(seconds it held its GPUs)`` at the ``standard``
+  service class and the priority class of the job's priority (:func:`priority_class`), with
+  :func:`gpucloud.money.tariff.cost`. As in :meth:`gpucloud.money.Ledger.settle`, a run never pays for more than its
+  walltime (:func:`gpucloud.money.runs.charge_amount`). Costs are memoised (most runs of a trace repeat a few sizes
+  and lengths).
+* **Budgets** (org → starting points; orgs left out are not limited). With the rules of :mod:`gpucloud.money.runs`,
+  as :meth:`Ledger.hold` and :meth:`Ledger.settle`: a run's start holds the cost of its full walltime; a start the
+  org's available points (balance − holds) cannot cover is refused: the simulator undoes the admission and the job
+  waits, outside the scheduler's queue, with reason ``budget``. At the end of a run the time used is charged and the
+  rest of the hold given back; the org's waiting jobs go back to the queue, smallest hold first, as many as its
+  available points cover together. A replay has no top-ups, so an org that ran dry stays dry unless its running jobs
+  give points back (or a cheaper tariff version starts: waiting jobs are repriced then).
 
 The accounts mirror :class:`gpucloud.money.Ledger` (whose immutable, append-only form is too slow for a replay
 of 100,000 jobs); with ``keep_ledger`` every hold and settle is applied to a real ``Ledger`` too, so a test
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -36,6 +37,7 @@ from gpucloud.model.job import JobSpec
 from gpucloud.model.priority import PRIORITY_CLASSES
 from gpucloud.money.ledger import JobRun, Ledger
 from gpucloud.money.points import ZERO, is_points, points
+from gpucloud.money.runs import charge_amount, covers, hold_amount
 from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, TariffBook, cost, priced_class
 from gpucloud.sim.money_report import CostRow, MoneyReport, OrgMoney, gpu_hours
 from gpucloud.sim.records import JobRecord
@@ -188,6 +190,10 @@ class Accounts:
             c = self._memo[key] = cost(tariff, gpu_type, gpus, seconds, service, prio)
         return c
 
+    def _price(self, o: _Open) -> Callable[[float], Decimal]:
+        """The cost of ``o``'s run for a number of seconds (memoised)."""
+        return lambda seconds: self.cost(o.tariff, o.gpu_type, o.spec.num_gpus, seconds, o.prio, o.service)
+
     def tariff(self, now: float) -> Tariff:
         """The tariff in force at trace time ``now`` (``in_force(trace_start + now)``)."""
         lo, hi, t = self._span
@@ -215,10 +221,10 @@ class Accounts:
         tariff = self.tariff(now)
         o = _Open(spec, n, gpu_type, tariff, priority_class(spec.priority), now, ZERO,
                   priced_class(tariff, DEFAULT_SERVICE_CLASS, part_of_a_node))
+        o.held = held = hold_amount(spec.walltime, self._price(o))
         acct = self.orgs.get(spec.org)
         if acct is not None:
-            o.held = held = self.cost(o.tariff, gpu_type, spec.num_gpus, spec.walltime, o.prio, o.service)
-            if held > acct.balance - acct.held:
+            if not covers(acct.balance - acct.held, held):
                 if acct.ran_dry_at is None:
                     acct.ran_dry_at = now
                 acct.waited.add(jid)
@@ -236,10 +242,9 @@ class Accounts:
         o = self._open.pop(job_id)
         spec = o.spec
         used = min(now - o.start, spec.walltime)
-        charge = self.cost(o.tariff, o.gpu_type, spec.num_gpus, used, o.prio, o.service)
+        charge = charge_amount(now - o.start, spec.walltime, o.held, self._price(o))
         acct = self.orgs.get(spec.org)
         if acct is not None:
-            charge = min(charge, o.held)
             acct.held -= o.held
             acct.balance -= charge
             if self.ledger is not None:

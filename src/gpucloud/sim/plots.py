@@ -4,18 +4,26 @@
 * :func:`plot_cdf`: the CDF of a per-job duration (wait or JCT) with one line per policy, on a log x axis.
   A log axis cannot show 0, so values below :data:`CDF_FLOOR` seconds are drawn at it (the line's height
   there is the share of jobs at or under one second).
+
+matplotlib is the optional ``plots`` extra, imported only when a chart is drawn; without it drawing raises a
+:class:`~gpucloud.errors.GpucloudError` that says how to install it (:func:`available` tells beforehand).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from gpucloud.errors import GpucloudError
 from gpucloud.sim.engine import SimResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MISSING = "drawing charts needs matplotlib, which is not installed: pip install 'gpucloud[plots]'"
 
 #: The smallest value drawn on the CDFs' log axis (seconds).
 CDF_FLOOR = 1.0
@@ -24,7 +32,26 @@ CDF_POINTS = 2000
 DAY = 86_400.0
 
 
+def available() -> bool:
+    """Whether matplotlib (the ``plots`` extra) is installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _figure(width: float, height: float) -> Figure:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise GpucloudError(MISSING) from None
+    return Figure(figsize=(width, height), layout="constrained")
+
+
 def _save(fig: Figure, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -34,7 +61,7 @@ def _save(fig: Figure, path: Path) -> Path:
 def plot_utilisation(result: SimResult, path: Path) -> Path:
     """Draw the run's GPU utilisation (busy GPUs / all GPUs, per time bin) over time in days."""
     times, util = result.utilisation.series(result.cluster.total_gpus)
-    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    fig = _figure(9, 3.5)
     ax = fig.add_subplot()
     if times:
         x = np.asarray([*times, times[-1] + result.utilisation.width]) / DAY
@@ -62,7 +89,7 @@ def _cdf(values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_cdf(values: Mapping[str, Sequence[float]], what: str, path: Path) -> Path:
     """Draw one CDF line per policy of ``values`` (policy → seconds per job); ``what`` names the quantity."""
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = _figure(7, 4.5)
     ax = fig.add_subplot()
     for policy, vals in values.items():
         if len(vals):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gpucloud.core.types import Placement
 from gpucloud.model.cluster import Cluster
+
+if TYPE_CHECKING:  # numpy loads when the bins are computed
+    import numpy as np
 
 
 @dataclass(slots=True)
@@ -21,6 +27,10 @@ class JobRecord:
     preemptions: int = 0
     racks: int = 0
     blocks: int = 0
+    #: seconds spent waiting in all: before its first start and between its runs (budget waits included)
+    waited: float = 0.0
+    #: the longest of those waits (seconds)
+    longest_wait: float = 0.0
 
     @property
     def wait_time(self) -> float | None:
@@ -73,6 +83,20 @@ class UtilisationBins:
             self.busy[i] += gpus * (stop - t)
             t = stop
 
+    @classmethod
+    def of(cls, spans: Sequence[tuple[float, float, int]], width: float = 60.0,
+           max_bins: int = 2048) -> UtilisationBins:
+        """The bins of many ``(start, end, gpus)`` spans at once: the same bins as :meth:`add` of each (the
+        width doubled until the last end fits ``max_bins``), computed with numpy (:func:`busy_per_bin`)."""
+        out = cls(width, max_bins)
+        last = max((e for s, e, _ in spans if e > s), default=0.0)
+        if last <= 0:
+            return out
+        while math.ceil(last / out.width) > max_bins:
+            out.width *= 2
+        out.busy = busy_per_bin(spans, out.width, math.ceil(last / out.width)).tolist()
+        return out
+
     def _merge(self) -> None:
         b = self.busy
         self.busy = [b[i] + (b[i + 1] if i + 1 < len(b) else 0.0) for i in range(0, len(b), 2)]
@@ -82,3 +106,23 @@ class UtilisationBins:
         """Bin start times and the utilisation (0..1) in each bin."""
         times = [i * self.width for i in range(len(self.busy))]
         return times, [b / (self.width * total_gpus) for b in self.busy]
+
+
+def busy_per_bin(spans: Sequence[tuple[float, float, int]], width: float, bins: int) -> np.ndarray:
+    """GPU-seconds busy in each of ``bins`` bins of ``width`` seconds from time 0, of ``(start, end, gpus)``
+    spans. The integral of busy GPUs over time is piecewise linear, so it is exact at every bin edge by
+    interpolation between the spans' ends; spans past the last bin are cut there."""
+    import numpy as np
+
+    edges = np.arange(bins + 1) * width
+    spans = [s for s in spans if s[1] > s[0]]
+    if not spans:
+        return np.zeros(bins)
+    arr = np.asarray(spans, dtype=float)
+    times = np.concatenate([arr[:, 0], arr[:, 1]])
+    slopes = np.concatenate([arr[:, 2], -arr[:, 2]])
+    order = np.argsort(times, kind="stable")
+    times, slopes = times[order], slopes[order]
+    busy = np.cumsum(slopes)  # GPUs busy from each event time to the next
+    integral = np.concatenate([[0.0], np.cumsum(busy[:-1] * np.diff(times))])
+    return np.diff(np.interp(edges, times, integral, left=0.0, right=float(integral[-1])))

@@ -1,4 +1,4 @@
-"""The keeper's exit file: complete files only, exit codes and signals with readable reasons."""
+"""The keeper's exit file: complete files only, exit codes and signals with readable reasons, the time."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ from gpucloud.service.executors.exitfile import read_exit_file, status_from_code
 
 
 def test_exit_file_is_read_only_when_complete(tmp_path: Path) -> None:
-    f = tmp_path / "exit.0"
+    f = tmp_path / "exit.1.0"
     assert read_exit_file(f) is None
-    f.write_text("13")
+    f.write_text('{"code": 13, "at": 12.5, "started": true}')
     assert read_exit_file(f) is None  # still being written
-    f.write_text("13\n")
-    assert read_exit_file(f) == ExitStatus(13, "exit code 13")
-    f.write_text("126 cannot enter the working directory /gone\n")
-    assert read_exit_file(f) == ExitStatus(126, "cannot enter the working directory /gone")
+    f.write_text('{"code": 13, "at": 12.5, "started": true}\n')
+    assert read_exit_file(f) == (ExitStatus(13, "exit code 13", 12.5), True)
+    f.write_text('{"code": 127, "at": 3.0, "started": false, "reason": "cannot run program \'x\'"}\n')
+    assert read_exit_file(f) == (ExitStatus(127, "cannot run program 'x'", 3.0), False)
+    f.write_text('{"code": 137, "at": 4.0, "lost": true, "reason": "killed: the node\'s agent is gone"}\n')
+    assert read_exit_file(f) == (ExitStatus(137, "killed: the node's agent is gone", 4.0, lost=True), True)
     f.write_text("garbage\n")
-    status = read_exit_file(f)
-    assert status is not None and status.exit_code is None and "unreadable" in status.reason
+    found = read_exit_file(f)
+    assert found is not None and found[0].exit_code is None and "unreadable" in found[0].reason
 
 
 def test_signals_are_named() -> None:

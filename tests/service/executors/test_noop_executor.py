@@ -1,12 +1,12 @@
-"""The no-op executor: success after a delay on an injected clock; terminate/kill end it at once."""
+"""The no-op executor: success after a delay on an injected clock, reported in batches; signals end it at once."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import signal
 
 import pytest
 
-from gpucloud.service.executors.base import ExitStatus, LaunchSpec, NodeGpus
+from gpucloud.service.executors.base import Handle, LaunchSpec, NodeGpus
 from gpucloud.service.executors.noop import NoopExecutor
 
 
@@ -18,32 +18,51 @@ class FakeClock:
         return self.now
 
 
-def a_spec(job_id: str = "j1") -> LaunchSpec:
-    return LaunchSpec(job_id, ("true",), "/", {}, (NodeGpus("n", 0, (0,)),), Path("/nonexistent"))
+def a_spec(job_id: str = "j1", ranks: int = 1) -> LaunchSpec:
+    return LaunchSpec(job_id, 1, ("true",), "/", {}, tuple(NodeGpus(f"n{r}", r, (0,)) for r in range(ranks)))
 
 
-def test_succeeds_after_the_delay() -> None:
+def launched(ex: NoopExecutor, *specs: LaunchSpec) -> dict[str, Handle]:
+    for s in specs:
+        ex.launch(s)
+    return ex.collect({}).launched
+
+
+def test_succeeds_after_the_delay_every_rank() -> None:
     clock = FakeClock()
     ex = NoopExecutor(delay_s=2.0, clock=clock)
-    h = ex.launch(a_spec())
-    assert ex.poll(h) is None
+    ex.bind(lambda: None, 1)
+    h = launched(ex, a_spec(ranks=2))["j1"]
+    assert not ex.collect({"j1": h}).exits
     clock.now += 1.9
-    assert ex.poll(h) is None
+    assert not ex.collect({"j1": h}).exits
     clock.now += 0.1
-    assert ex.poll(h) == ExitStatus(0, "exit code 0")
-    assert NoopExecutor(clock=clock).reattach(h)
-    assert NoopExecutor(delay_s=99, clock=clock).poll(h) is not None  # the delay travels in the handle
+    assert [(e.rank, e.status.exit_code) for e in ex.collect({"j1": h}).exits] == [(0, 0), (1, 0)]
+    assert not ex.collect({"j1": h}).exits  # reported once
+    restarted = NoopExecutor(delay_s=99, clock=clock)  # the delay travels in the handle
+    restarted.bind(lambda: None, 2)
+    assert [e.status.exit_code for e in restarted.collect({"j1": h}).exits] == [0, 0]
 
 
-def test_zero_delay_is_done_at_once_and_signals_end_it() -> None:
+def test_a_batch_reports_only_what_ended() -> None:
     clock = FakeClock()
-    assert NoopExecutor(clock=clock).poll(NoopExecutor(clock=clock).launch(a_spec())) == ExitStatus(0, "exit code 0")
     ex = NoopExecutor(delay_s=10, clock=clock)
-    h1, h2 = ex.launch(a_spec("a")), ex.launch(a_spec("b"))
-    ex.terminate(h1)
-    ex.kill(h2)
-    assert ex.poll(h1) == ExitStatus(143, "killed by signal 15 (SIGTERM)")
-    assert ex.poll(h2) == ExitStatus(137, "killed by signal 9 (SIGKILL)")
+    ex.bind(lambda: None, 1)
+    handles = launched(ex, *(a_spec(str(i)) for i in range(100)))
+    assert not ex.collect(handles).exits
+    clock.now += 10
+    assert sorted(int(e.job_id) for e in ex.collect(handles).exits) == list(range(100))
+
+
+def test_signals_end_it_at_once() -> None:
+    clock = FakeClock()
+    ex = NoopExecutor(delay_s=10, clock=clock)
+    ex.bind(lambda: None, 1)
+    handles = launched(ex, a_spec("a"), a_spec("b"))
+    ex.signal(handles["a"], signal.SIGTERM)
+    ex.signal(handles["b"], signal.SIGKILL)
+    got = {e.job_id: (e.status.exit_code, e.status.reason) for e in ex.collect(handles).exits}
+    assert got == {"a": (143, "killed by signal 15 (SIGTERM)"), "b": (137, "killed by signal 9 (SIGKILL)")}
 
 
 def test_negative_delay_is_refused() -> None:

@@ -5,7 +5,7 @@ of a lower priority class.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from enum import Enum
 from typing import ClassVar, TypeVar
 
@@ -56,9 +56,17 @@ class Policy:
     def stopped(self, job: RunningJob) -> None:
         """A job gave its GPUs back."""
 
+    def set_stop(self, job: RunningJob, at: float) -> None:
+        """A running job was told to stop at ``at`` (preempted, cancelled, walltime reached): its
+        :attr:`RunningJob.held_until` may move earlier, so it is filed again in :attr:`SchedulerState.by_end`."""
+        by_end = self.state.by_end
+        by_end.remove(job)
+        job.stop_at = at
+        by_end.add(job)
+
     def ran_between(self, org: str, gpu_type: str, gpus: int, start: float, end: float) -> None:
-        """A run this scheduler never held used ``gpus`` GPUs from ``start`` to ``end`` (a caller that builds a
-        scheduler per cycle reports the runs that stopped since the last one)."""
+        """A run that is over used ``gpus`` GPUs from ``start`` to ``end`` (the scheduler reports each run that
+        stops; a caller that builds a scheduler per cycle reports the runs that stopped since the last one)."""
 
     # -- the cycle -------------------------------------------------------------------------------------
     def prepare(self, now: float) -> None:
@@ -68,13 +76,33 @@ class Policy:
         """Pending jobs, most important first. The queue is not changed while this is iterated."""
         raise NotImplementedError
 
+    def queue_key(self, job: PendingJob) -> tuple[float, ...]:
+        """A pending job's place in a queue kept sorted (lower first); a policy that keeps one defines it."""
+        raise NotImplementedError
+
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         """Running jobs ``job`` may preempt, the ones to preempt first first."""
         return self.priority_victims(job)
 
+    def victim_class(self, job: PendingJob) -> Hashable | None:
+        """Jobs with equal victim classes have the same candidate victims for each of their shapes (jobs admitted
+        in the cycle aside), so once one found none in a cycle the others need not look. None: no such class
+        (a policy whose victims shrink along its order, ``monotone_victims``, needs none)."""
+        return None
+
+    def victim_tier(self, run: RunningJob) -> tuple[float, ...]:
+        """Victims of a lower tier are always taken before those of a higher one (among them, the fewest GPUs:
+        :mod:`gpucloud.core.preemption`). By default the tier is the victim's priority class."""
+        return (run.spec.priority,)
+
+    def start_attained(self, job: PendingJob, now: float) -> float:
+        """The attained service a run of ``job`` admitted at ``now`` starts from (LAS resets it on promotion)."""
+        return job.attained
+
     def running_by_end(self) -> Iterable[RunningJob]:
-        """Running jobs by the time their walltime ends (for backfill reservations)."""
-        return sorted(self.state.running.values(), key=lambda r: (r.expected_end, self.state.seq[r.spec.id]))
+        """Running jobs by the latest time they may hold their GPUs (for backfill reservations)."""
+        ordered: Iterable[RunningJob] = self.state.by_end
+        return iter(ordered)
 
     def wake_at(self, now: float) -> float | None:
         """A future time at which a cycle could decide differently although nothing else happens."""
@@ -103,7 +131,6 @@ class Policy:
             if not r.preempting:
                 out.append(r)
         return out
-
 
     def ranked_victims(self, job: PendingJob, ranked: Iterable[tuple[K, RunningJob]],
                        worse: Callable[[K], bool]) -> list[RunningJob]:

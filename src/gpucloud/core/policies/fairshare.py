@@ -5,11 +5,14 @@
   τ = half-life / ln 2 (so a steady allocation of A GPUs contributes A twice); the dominant share is the
   largest over types. Counting the GPUs held now lets shares move inside one cycle, so one org does not
   take every free GPU at once.
-* Order: within a priority class, the org whose next job stays within its quota comes before borrowers;
-  among those, the lowest dominant share first; each org's own jobs in submission order. A job that does
-  not fit is skipped.
-* Reclaim: a job within its org's quota that does not fit may preempt preemptible jobs of orgs holding more
-  than their own quota of that GPU type (the most over-quota org first, its newest jobs first).
+* Order: within a priority class, the org whose next job stays within its quota (of some GPU type the job
+  may use) comes before borrowers; among those, the lowest dominant share first; each org's own jobs in
+  submission order. A job that does not fit is skipped.
+* Reclaim, per GPU type: a job that does not fit may preempt preemptible jobs (of its class or a lower one)
+  of orgs holding more than their own quota of a type T, on T only, and only if its own org stays within its
+  guarantee of T with it. Among the borrowers' jobs, the victims chosen preempt the fewest GPUs and leave
+  every borrower its own guarantee when they can (:mod:`gpucloud.core.preemption`); the most over-quota org,
+  then its newest jobs, break ties.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 from sortedcontainers import SortedKeyList
 
@@ -39,9 +42,7 @@ class FairShare(Policy):
         self._key = lambda j: (j.spec.submit_time, seq[j.spec.id])
         #: priority class -> org -> that org's pending jobs in submission order
         self.queues: dict[int, dict[str, SortedKeyList]] = {}
-        #: GPUs of jobs that stopped since the last cycle, per org and type: they were held until then.
-        self.gone: dict[str, Counter[str]] = {}
-        #: runs reported by :meth:`ran_between`: (org, type, GPUs, start, end)
+        #: runs that stopped since the last cycle (:meth:`ran_between`): (org, type, GPUs, start, end)
         self.ran: list[tuple[str, str, int, float, float]] = []
         self._borrowed: list[RunningJob] | None = None
         self._shares: dict[str, float] = {}
@@ -68,17 +69,15 @@ class FairShare(Policy):
         self._shares.pop(job.spec.org, None)
 
     def stopped(self, job: RunningJob) -> None:
-        self.gone.setdefault(job.spec.org, Counter())[job.placement.gpu_type] += job.placement.gpus
         self._shares.pop(job.spec.org, None)
 
     def ran_between(self, org: str, gpu_type: str, gpus: int, start: float, end: float) -> None:
         self.ran.append((org, gpu_type, gpus, start, end))
 
     def prepare(self, now: float) -> None:
-        """Decay usage to ``now`` and add the GPU-seconds held since the last cycle.
-
-        Jobs that stopped since the last cycle count as held until ``now`` (exact in the simulator, where
-        jobs stop at event times and a cycle follows at once)."""
+        """Decay usage to ``now`` and add the GPU-seconds held since the last cycle: by the jobs running now, and
+        by the runs that stopped since (each exactly until it stopped — the same sums whether this scheduler
+        saw them stop or a scheduler built per cycle was told about them, in whatever order)."""
         memory = self.state.usage
         if memory.last is not None and now > memory.last:
             dt = now - memory.last
@@ -88,13 +87,12 @@ class FairShare(Policy):
             empty: Counter[str] = Counter()
             # Every org with usage decays, also one holding nothing now (a scheduler built per cycle, as the live
             # loop's, knows only the orgs it holds jobs of).
-            for org in set(memory.usage) | set(self.state.used) | set(self.gone):
+            for org in set(memory.usage) | set(self.state.used):
                 used = self.state.used.get(org, empty)
-                gone = self.gone.get(org, empty)
                 u = memory.usage.setdefault(org, {})
-                for t in set(u) | set(used) | set(gone):
-                    u[t] = u.get(t, 0.0) * decay + (used.get(t, 0) + gone.get(t, 0)) * gain
-        self.gone.clear()
+                for t in set(u) | set(used):
+                    u[t] = u.get(t, 0.0) * decay + used.get(t, 0) * gain
+        self.ran.sort(key=lambda r: (r[4], r[3], r[0], r[1], r[2]))
         for org, t, gpus, start, end in self.ran:
             # What is already counted ends at ``memory.last``; the rest, decayed to now:
             # gpus · τ · (e^(−(now−end)/τ) − e^(−(now−start)/τ)).
@@ -125,13 +123,16 @@ class FairShare(Policy):
             best = max(best, s)
         return best / weight
 
-    def within_quota(self, job: PendingJob) -> bool:
+    def quota_types(self, job: PendingJob) -> list[str]:
+        """The GPU types the job may use on which its org stays within its guarantee with it."""
         org = self.state.org(job.spec.org)
         if not org.quota:
-            return False
+            return []
         used = self.state.used_of(job.spec.org)
-        types = [job.spec.gpu_type] if job.spec.gpu_type else list(self.capacity)
-        return any(used[t] + job.spec.num_gpus <= org.guaranteed(t) for t in types)
+        return [t for t, shape in self.state.shapes[job.spec.id] if used[t] + shape.gpus <= org.guaranteed(t)]
+
+    def within_quota(self, job: PendingJob) -> bool:
+        return bool(self.quota_types(job))
 
     def _org_key(self, job: PendingJob, org: str) -> tuple[bool, float]:
         return (not self.within_quota(job), self.share(org))
@@ -158,7 +159,23 @@ class FairShare(Policy):
                     heapq.heapreplace(heap, (self._org_key(nxt, org), org, nxt, it))
 
     def may_preempt(self) -> bool:
-        return True
+        """Priority preemption, or some org borrows while an org with waiting jobs has guaranteed quota left."""
+        if super().may_preempt():
+            return True
+        state = self.state
+        if not any(n > state.org(org).guaranteed(t) for org, used in state.used.items() for t, n in used.items()):
+            return False
+        for by_org in self.queues.values():
+            for name in by_org:
+                org = state.org(name)
+                used = state.used_of(name)
+                if any(used[t] < g for t, g in org.quota.items()):
+                    return True
+        return False
+
+    def victim_class(self, job: PendingJob) -> Hashable | None:
+        """Jobs of one org, class and shapes reclaim from the same borrowers."""
+        return (job.spec.org, job.spec.priority, self.state.shape_class[job.spec.id])
 
     def begin_cycle(self, now: float) -> None:
         super().begin_cycle(now)
@@ -185,13 +202,14 @@ class FairShare(Policy):
 
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         out = self.priority_victims(job)
-        if not self.within_quota(job):
+        types = self.quota_types(job)
+        if not types:
             return out
         seen = {r.spec.id for r in out}
-        org, gpu_type, prio = job.spec.org, job.spec.gpu_type, job.spec.priority
+        org, prio = job.spec.org, job.spec.priority
         out.extend(
             r for r in self.borrowed()
             if not r.preempting and r.spec.org != org and r.spec.priority <= prio
-            and gpu_type in (None, r.placement.gpu_type) and r.spec.id not in seen
+            and r.placement.gpu_type in types and r.spec.id not in seen
         )
         return out

@@ -1,10 +1,19 @@
 """``las``: Tiresias-style discretized two-dimensional least-attained-service, preemptive.
 
-A job's attained service is GPUs × run time (GPU-seconds), summed over its runs. The thresholds
-``las_thresholds`` split jobs into queues: queue 0 holds jobs with the least service. Order: priority class,
-then queue, then the time the job entered the queue. A job may preempt running, preemptible jobs of a higher
-queue (newest first). Starvation protection: a job queued for ``las_starvation`` seconds is promoted to
-queue 0. The policy asks to be woken when a running job crosses a threshold or a queued job starves.
+A job's attained service is GPUs × run time (GPU-seconds), summed over its runs since it last entered the top
+queue. The thresholds ``las_thresholds`` split jobs into queues: queue 0 holds jobs with the least service.
+Order: priority class, then queue, then the time the job entered the queue. A job may preempt running,
+preemptible jobs of its class in a higher queue (the highest queue first, then the fewest GPUs, then the newest)
+once they ran ``las_min_run`` seconds.
+
+Starvation (Tiresias' rule): a waiting job whose waiting time reached ``las_starve_limit`` times its executed
+time (its attained service / its GPUs: the run time since it last entered queue 0) is promoted to queue 0, and
+its attained service is reset: the run it starts with counts from 0 (:meth:`start_attained`; the caller
+stores that). Promotion depends only on the job's attained service and the time it was queued — both kept by
+the live service — so a scheduler rebuilt from the database promotes exactly as one that saw the history.
+
+The policy asks to be woken when a running job crosses a threshold, when a waiting job is due for promotion,
+and when a job that could not be preempted yet has run its minimum time.
 """
 
 from __future__ import annotations
@@ -28,58 +37,78 @@ class LeastAttainedService(SortedQueue):
 
     def __init__(self, state: SchedulerState) -> None:
         seq = state.seq
-        self.thresholds = state.config.las_thresholds
-        self.starve = state.config.las_starvation
+        config = state.config
+        self.thresholds = config.las_thresholds
+        self.limit = config.las_starve_limit
+        self.min_run = config.las_min_run
         super().__init__(state)
-        self.by_wait = SortedKeyList(key=lambda j: (j.queued_since, seq[j.spec.id]))
-        #: (time, seq, job id, run start): when a running job crosses a threshold — a heap; entries of runs
-        #: that stopped are dropped lazily
-        self._crossings: list[tuple[float, int, str, float]] = []
+        #: waiting jobs above queue 0, by the time they are due for promotion
+        self.by_promotion = SortedKeyList(key=lambda j: (self.promote_at(j), seq[j.spec.id]))
+        #: (time, seq, job id, run start, queue): when a preemptible running job crossing a threshold into that
+        #: queue matters — a heap; entries of runs that stopped are dropped lazily
+        self._crossings: list[tuple[float, int, str, float, int]] = []
         #: the queue of each running job, and per queue its preemptible running jobs, newest first
         self._level_of: dict[str, int] = {}
         self._by_level: dict[int, SortedKeyList] = {}
+        #: this cycle's candidate victims (see :meth:`_ranked`), and the earliest time one kept from being a
+        #: victim has run its minimum time
+        self._ranked_now: list[tuple[int, RunningJob]] | None = None
+        self._protected_until: float | None = None
 
     def level(self, attained: float) -> int:
         return bisect.bisect_right(self.thresholds, attained)
 
+    def promote_at(self, job: PendingJob) -> float:
+        """When a waiting job above queue 0 is promoted: queued + limit × executed time."""
+        return (job.queued_since or 0.0) + self.limit * job.attained / job.spec.num_gpus
+
+    def promoted(self, job: PendingJob, now: float) -> bool:
+        return self.level(job.attained) > 0 and self.promote_at(job) <= now
+
     def queue_key(self, job: PendingJob) -> tuple[float, ...]:
         return (-job.spec.priority, self.level(job.attained), job.queued_since or 0.0, self.state.seq[job.spec.id])
 
+    def rank(self, j: PendingJob, now: float) -> tuple[float, ...]:
+        return (-j.spec.priority, 0 if self.promoted(j, now) else self.level(j.attained), j.queued_since or 0.0,
+                self.state.seq[j.spec.id])
+
     def enqueue(self, job: PendingJob) -> None:
         super().enqueue(job)
-        self.by_wait.add(job)
+        if self.level(job.attained) > 0:
+            self.by_promotion.add(job)
 
     def dequeue(self, job: PendingJob) -> None:
         super().dequeue(job)
-        self.by_wait.remove(job)
+        if self.level(job.attained) > 0:
+            self.by_promotion.remove(job)
 
-    def _starving(self, now: float) -> list[PendingJob]:
-        limit = now - self.starve
+    def _promoted(self, now: float) -> list[PendingJob]:
         out = []
-        for j in self.by_wait:
-            if (j.queued_since or 0.0) > limit:
+        for j in self.by_promotion:
+            if self.promote_at(j) > now:
                 break
-            if self.level(j.attained) > 0:
-                out.append(j)
+            out.append(j)
         return out
 
     def order(self, now: float) -> Iterator[PendingJob]:
-        starving = self._starving(now)
-        if not starving:
+        promoted = self._promoted(now)
+        if not promoted:
             return iter(self.queue)
-        promoted = {j.spec.id for j in starving}
-        seq = self.state.seq
-        first = sorted(starving, key=lambda j: (-j.spec.priority, 0, j.queued_since or 0.0, seq[j.spec.id]))
-        rest = (j for j in self.queue if j.spec.id not in promoted)
+        ids = {j.spec.id for j in promoted}
+        first = sorted(promoted, key=lambda j: self.rank(j, now))
+        rest = (j for j in self.queue if j.spec.id not in ids)
         return heapq.merge(first, rest, key=lambda j: self.rank(j, now))
 
-    def rank(self, j: PendingJob, now: float) -> tuple[int, int, float, int]:
-        promoted = (j.queued_since or 0.0) <= now - self.starve
-        return (-j.spec.priority, 0 if promoted else self.level(j.attained), j.queued_since or 0.0,
-                self.state.seq[j.spec.id])
+    def start_attained(self, job: PendingJob, now: float) -> float:
+        return 0.0 if self.promoted(job, now) else job.attained
 
     def may_preempt(self) -> bool:
         return True
+
+    def begin_cycle(self, now: float) -> None:
+        super().begin_cycle(now)
+        self._ranked_now = None
+        self._protected_until = None
 
     def _bucket(self, level: int) -> SortedKeyList:
         bucket = self._by_level.get(level)
@@ -89,41 +118,61 @@ class LeastAttainedService(SortedQueue):
         return bucket
 
     def _advance(self, now: float) -> None:
-        """Move running jobs whose service crossed a threshold by ``now`` up one queue."""
+        """Move the preemptible running jobs whose service crossed a threshold by ``now`` up a queue."""
         heap, running = self._crossings, self.state.running
         while heap and heap[0][0] <= now:
-            _, _, jid, start = heapq.heappop(heap)
+            _, _, jid, start, level = heapq.heappop(heap)
             run = running.get(jid)
             if run is None or run.start != start:
                 continue
             old = self._level_of[jid]
-            self._level_of[jid] = old + 1
-            if run.spec.preemptible:
+            new = max(old, level)
+            if new != old:
+                self._level_of[jid] = new
                 self._by_level[old].remove(run)
-                self._bucket(old + 1).add(run)
+                self._bucket(new).add(run)
 
-    def _ranked(self, now: float) -> Iterator[tuple[int, RunningJob]]:
-        """Preemptible running jobs with their queue: the highest queue (most service) first, newest first."""
-        self._advance(now)
-        for level in sorted(self._by_level, reverse=True):
-            for run in self._by_level[level]:
-                yield level, run
+    def _ranked(self, now: float) -> list[tuple[int, RunningJob]]:
+        """Preemptible running jobs above queue 0 that ran their minimum time, with their queue: the highest
+        queue (most service) first, newest first — once per cycle (jobs started later in the cycle are never
+        victims in it). Notes when the first of those still protected will be free to go."""
+        if self._ranked_now is None:
+            self._advance(now)
+            out = []
+            protected = None
+            for level in sorted(self._by_level, reverse=True):
+                if level == 0:
+                    break  # no job ranks below queue 0
+                for run in self._by_level[level]:
+                    if now - run.start < self.min_run:
+                        free_at = run.start + self.min_run
+                        protected = free_at if protected is None else min(protected, free_at)
+                    else:
+                        out.append((level, run))
+            self._ranked_now, self._protected_until = out, protected
+        return self._ranked_now
 
     def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
         mine = self.rank(job, now)[1]
-        return self.ranked_victims(job, self._ranked(now), lambda level: level > mine)
+        return self.ranked_victims(job, iter(self._ranked(now)), lambda level: level > mine)
+
+    def victim_tier(self, run: RunningJob) -> tuple[float, ...]:
+        return (run.spec.priority, -self._level_of.get(run.spec.id, 0))
 
     def started(self, job: RunningJob) -> None:
-        """File the job under its queue and note when it will cross each threshold it has not crossed yet."""
+        """File the job under its queue and, if it may be preempted, note when it will cross each threshold it has
+        not crossed yet — or rather when that crossing matters: once it ran its minimum time."""
         level = self.level(job.attained_before)
         self._level_of[job.spec.id] = level
-        if job.spec.preemptible:
-            self._bucket(level).add(job)
+        if not job.spec.preemptible:
+            return
+        self._bucket(level).add(job)
         gpus = job.placement.gpus
-        for threshold in self.thresholds:
+        protected = job.start + self.min_run
+        for k, threshold in enumerate(self.thresholds):
             if threshold > job.attained_before and gpus:
-                at = job.start + (threshold - job.attained_before) / gpus
-                heapq.heappush(self._crossings, (at, self.state.seq[job.spec.id], job.spec.id, job.start))
+                at = max(job.start + (threshold - job.attained_before) / gpus, protected)
+                heapq.heappush(self._crossings, (at, self.state.seq[job.spec.id], job.spec.id, job.start, k + 1))
 
     def stopped(self, job: RunningJob) -> None:
         level = self._level_of.pop(job.spec.id)
@@ -135,7 +184,7 @@ class LeastAttainedService(SortedQueue):
         self._advance(now)
         heap, running = self._crossings, self.state.running
         while heap:
-            at, _, jid, start = heap[0]
+            at, _, jid, start, _ = heap[0]
             run = running.get(jid)
             if at > now and run is not None and run.start == start:
                 return at
@@ -145,14 +194,11 @@ class LeastAttainedService(SortedQueue):
     def wake_at(self, now: float) -> float | None:
         if not self.queue:
             return None
-        times: list[float] = []
-        crossing = self.next_crossing(now)
-        if crossing is not None:
-            times.append(crossing)
-        for j in self.by_wait:
-            t = (j.queued_since or 0.0) + self.starve
-            if t > now and self.level(j.attained) > 0:
-                times.append(t)
+        times = [self.next_crossing(now), self._protected_until]
+        for j in self.by_promotion:
+            at = self.promote_at(j)
+            if at > now:
+                times.append(at)
                 break
-        future = [t for t in times if t > now]
+        future = [t for t in times if t is not None and t > now]
         return min(future) if future else None

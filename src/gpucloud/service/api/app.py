@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from gpucloud import __version__
 from gpucloud.model.cluster_file import load_cluster
+from gpucloud.service.api.bodylimit import BodyLimit, Scope
 from gpucloud.service.api.context import AppContext
 from gpucloud.service.api.errors import install_error_handlers
-from gpucloud.service.api.fastsubmit import FastSubmit
+from gpucloud.service.api.fastsubmit import SUBMIT_PATH, FastSubmit
+from gpucloud.service.api.inputguard import check_input
 from gpucloud.service.api.routers import (
     budgets,
     cluster,
+    fairshare,
     health,
     jobs,
     me,
@@ -23,6 +26,7 @@ from gpucloud.service.api.routers import (
     projects,
     queue,
     quotas,
+    quotes,
     reservations,
     tokens,
     users,
@@ -64,21 +68,30 @@ def create_app(
         title="gpucloud",
         version=__version__,
         description="The control plane of a GPU cloud: jobs, queue, cluster, orgs, users, tokens, quotas.",
-        responses={401: {"model": ErrorOut}, 422: {"model": ValidationErrorOut}},
+        responses={**{code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413)},
+                   422: {"model": ValidationErrorOut}},
     )
     app.state.gpucloud = ctx
     app.state.sessions = sessions
     app.state.token_cache = ctx.token_cache
     install_error_handlers(app)
-    # The hot path of POST /api/v1/jobs sits in front of the whole middleware stack (ServerErrorMiddleware,
-    # body limit, exception handling, routing); everything else passes through to the stack unchanged.
+    # The request size limit comes first, then the hot path of POST /api/v1/jobs, in front of the whole
+    # middleware stack (ServerErrorMiddleware, exception handling, routing); everything else passes through to
+    # the stack unchanged.
     build_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: FastSubmit(build_stack(), ctx)  # type: ignore[method-assign]
+    app.build_middleware_stack = lambda: BodyLimit(  # type: ignore[method-assign]
+        FastSubmit(build_stack(), ctx), settings.max_request_bytes, on_refused=lambda scope: _refused(ctx, scope))
     app.include_router(health.router)
-    api = APIRouter(prefix=API_PREFIX)
-    for module in (me, cluster, orgs, projects, users, tokens, quotas, jobs, queue, budgets, programmes,
-                   reservations):
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(check_input)])
+    for module in (me, cluster, orgs, projects, users, tokens, quotas, fairshare, jobs, queue, budgets, programmes,
+                   reservations, quotes):
         api.include_router(module.router)
     app.include_router(api)
     mount_dashboard(app)  # the dashboard: / and /static/ (src/gpucloud/web)
     return app
+
+
+def _refused(ctx: AppContext, scope: Scope) -> None:
+    """A body over the limit: a rejected submission when it was one (``/metrics`` counts them)."""
+    if scope["method"] == "POST" and scope["path"] == SUBMIT_PATH and ctx.count_submit is not None:
+        ctx.count_submit(413)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import load_cluster
+from gpucloud.model.limits import CommandLimits
 from gpucloud.service.auth import TokenCache
 from gpucloud.service.settings import Settings
 from gpucloud.service.store.engine import bump_version
@@ -40,8 +41,11 @@ class AppContext:
     token_cache: TokenCache = field(default_factory=TokenCache, repr=False)
     tenants: TenantCache = field(init=False, repr=False)
     committer: GroupCommitter = field(init=False, repr=False)
+    #: what a job's command may hold (from the settings)
+    command_limits: CommandLimits = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.command_limits = self.settings.command_limits()
         self.tenants = TenantCache(self.sessions)
         self.committer = GroupCommitter(self.sessions, on_commit=self.notify)
 

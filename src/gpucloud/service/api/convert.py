@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import TypeVar
+
 from gpucloud.service.api.schemas import (
     JobDetail,
     JobEventOut,
@@ -14,19 +17,31 @@ from gpucloud.service.api.schemas import (
     UserOut,
 )
 from gpucloud.service.jobs import job_placement
+from gpucloud.service.runtime import ran_seconds
 from gpucloud.service.store.models import JobEventRow, JobRow, ProjectRow, QuotaRow, TokenRow, UserRow
 
-
-def job_out(job: JobRow) -> JobOut:
-    return JobOut.model_validate(_job_fields(job))
+JobOutT = TypeVar("JobOutT", bound=JobOut)
 
 
-def job_detail(job: JobRow, events: list[JobEventRow]) -> JobDetail:
+def job_out(job: JobRow, now: float) -> JobOut:
+    """The job as the API shows it at ``now`` (how long it has run depends on it)."""
+    return JobOut.model_validate(_job_fields(job, now))
+
+
+def job_detail(job: JobRow, events: list[JobEventRow], now: float) -> JobDetail:
     events_out = [JobEventOut.model_validate(e) for e in events]
-    return JobDetail.model_validate({**_job_fields(job), "events": events_out})
+    return JobDetail.model_validate({**_job_fields(job, now), "events": events_out})
 
 
-def _job_fields(job: JobRow) -> dict[str, object]:
+def with_costs(out: JobOutT, costs: tuple[Decimal | None, Decimal | None] | None) -> JobOutT:
+    """``out`` with the job's estimated and final cost (:func:`gpucloud.service.budgets.jobs_costs`) filled in."""
+    estimated, final = costs or (None, None)
+    out.estimated_cost = None if estimated is None else str(estimated)
+    out.final_cost = None if final is None else str(final)
+    return out
+
+
+def _job_fields(job: JobRow, now: float) -> dict[str, object]:
     placement = None if job.placement is None else [
         PlacedNodeOut(node=p.node, gpus=list(p.gpus)) for p in job_placement(job)
     ]
@@ -39,7 +54,7 @@ def _job_fields(job: JobRow) -> dict[str, object]:
         "submitted_at": job.submitted_at, "queued_at": job.queued_at, "started_at": job.started_at,
         "ended_at": job.ended_at, "exit_code": job.exit_code, "placement": placement,
         "assigned_gpu_type": job.assigned_gpu_type, "run_count": job.run_count, "preemptions": job.preemptions,
-        "service_class": job.service_class, "reservation_id": job.reservation_id,
+        "service_class": job.service_class, "reservation_id": job.reservation_id, "ran_s": ran_seconds(job, now),
     }
 
 
@@ -50,7 +65,7 @@ def project_out(p: ProjectRow) -> ProjectOut:
 def user_out(u: UserRow) -> UserOut:
     return UserOut.model_validate(
         {"id": u.id, "name": u.name, "role": u.role, "org": None if u.org is None else u.org.name,
-         "created_at": u.created_at}
+         "created_at": u.created_at, "active": u.deactivated_at is None, "deactivated_at": u.deactivated_at}
     )
 
 

@@ -6,6 +6,7 @@ errors and :class:`gpucloud.errors.InputError`. 401/403/404/409: ``{"detail": "o
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,8 @@ from gpucloud.service.store.errors import Conflict, NotFound
 from gpucloud.service.transitions import IllegalTransition
 
 _SOURCES = ("body", "query", "path", "header", "cookie")
+#: The most characters of a bad value that an error echoes back.
+MAX_SHOWN = 200
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -30,7 +33,30 @@ def _field(loc: tuple[int | str, ...]) -> str:
     out = ""
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or (str(loc[0]) if loc else "body")
+    return _text(out or (str(loc[0]) if loc else "body"))
+
+
+def _text(text: str) -> str:
+    """``text`` that UTF-8 can carry (a lone surrogate, e.g. from a JSON key, becomes ``\\udXXX``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shown(value: object) -> object:
+    """A bad value as an error echoes it: as it came when JSON can carry it, else its ``repr`` (NaN, text with a
+    lone surrogate, ...); cut to :data:`MAX_SHOWN` characters."""
+    try:
+        encoded = jsonable_encoder(value)
+        text = json.dumps(encoded, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return _cut(repr(value))
+    if len(text) <= MAX_SHOWN:
+        return encoded
+    return _cut(encoded if isinstance(encoded, str) else text)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
 
 
 def _value(err: Any) -> object:
@@ -39,15 +65,12 @@ def _value(err: Any) -> object:
     value = err.get("input")
     if len(tuple(err.get("loc", ()))) <= 1 and isinstance(value, dict):
         return None  # the whole body: do not echo it back
-    try:
-        return jsonable_encoder(value)
-    except (TypeError, ValueError):
-        return repr(value)
+    return shown(value)
 
 
 def _message(err: Any) -> str:
     msg = str(err.get("msg", "invalid"))
-    return msg.removeprefix("Value error, ")
+    return _text(msg.removeprefix("Value error, "))
 
 
 def field_errors(exc: RequestValidationError) -> list[FieldError]:
@@ -66,12 +89,12 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_input(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
-    return _unprocessable([FieldError(field=exc.field, message=exc.reason, value=jsonable_encoder(exc.value))])
+    return _unprocessable([FieldError(field=_text(exc.field), message=_text(exc.reason), value=shown(exc.value))])
 
 
 def _simple(status: int, headers: dict[str, str] | None = None) -> Any:
     async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(status_code=status, content={"detail": str(exc)}, headers=headers)
+        return JSONResponse(status_code=status, content={"detail": _text(str(exc))}, headers=headers)
 
     return handler
 

@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from pydantic import ValidationError
 
 from gpucloud.errors import GpucloudError
+from gpucloud.service.api.bodylimit import ASGIApp, Receive, Scope, Send, replay
 from gpucloud.service.api.context import AppContext
 from gpucloud.service.api.schemas import JobSubmit
+from gpucloud.service.api.submission import submit_request
 from gpucloud.service.auth import TOKEN_PREFIX, hash_token
-from gpucloud.service.jobs import SubmitRequest
 from gpucloud.service.submitter import prepare, response_fields
 
 log = logging.getLogger("gpucloud.api")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SUBMIT_PATH = "/api/v1/jobs"
 #: Bodies larger than this go the ordinary way.
@@ -66,29 +59,24 @@ class FastSubmit:
             await self.app(scope, receive, send)
             return
         body, complete = await _read_body(receive)
-        replay = _replay(body, receive, more=not complete)
+        again = replay(body, receive, more=not complete)
         if not complete:
-            await self.app(scope, replay, send)
+            await self.app(scope, again, send)
             return
         try:
-            b = JobSubmit.model_validate_json(body)
-            req = SubmitRequest(
-                argv=tuple(b.argv), walltime_s=b.walltime, num_gpus=b.num_gpus, nodes=b.nodes,
-                gpu_type=b.gpu_type, name=b.name, env=b.env, cwd=b.cwd, priority_class=b.priority,
-                preemptible=b.preemptible, grace_s=b.grace, org=b.org, project=b.project,
-                idempotency_key=b.idempotency_key, service_class=b.service_class,
-                reservation=b.reservation)
+            req = submit_request(JobSubmit.model_validate_json(body))
             if req.idempotency_key is not None or not self.ctx.tenants.warm(principal, req):
                 raise LookupError("not the ordinary case")
-            prepared = prepare(self.ctx.tenants, principal, req, self.ctx.cluster, self.ctx.clock())
+            prepared = prepare(self.ctx.tenants, principal, req, self.ctx.cluster, self.ctx.command_limits,
+                               self.ctx.clock())
         except (ValidationError, GpucloudError, LookupError, ValueError):
-            await self.app(scope, replay, send)  # the route answers: 422 naming the field, 403, ...
+            await self.app(scope, again, send)  # the route answers: 422 naming the field, 403, ...
             return
         try:
             done = await self.ctx.committer.submit_async(prepared)
         except Exception:  # not committed: let the route try (and report) it
             log.info("fast submit failed before its commit; passing it to the route", exc_info=True)
-            await self.app(scope, replay, send)
+            await self.app(scope, again, send)
             return
         assert done.created  # only submissions without an idempotency key come this way
         if self.ctx.count_submit is not None:
@@ -115,18 +103,3 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(chunks), True
         if size > MAX_FAST_BODY:
             return b"".join(chunks), False
-
-
-def _replay(body: bytes, receive: Receive, *, more: bool) -> Receive:
-    """A ``receive`` that first yields the body already read (``more``: the rest is still to be received),
-    then whatever the client sends next."""
-    sent = False
-
-    async def again() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return again

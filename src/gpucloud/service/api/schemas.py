@@ -4,19 +4,38 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from gpucloud.durations import parse_duration
 from gpucloud.model.job import JobState
+from gpucloud.model.limits import text_problem
 from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS
-from gpucloud.service.api.durations import parse_duration
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Role = Literal["operator", "org-admin", "member"]
 
 
+def _text(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: Text that can be stored and shown: no NUL character, no lone surrogate. Routes get this from the input guard
+#: (:mod:`gpucloud.service.api.inputguard`); the fast submit path, which no route serves, from this type.
+Text = Annotated[str, AfterValidator(_text)]
+
+
 class _In(BaseModel):
+    """A request body: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+#: The base of the request bodies that routers define next to themselves.
+RequestBody = _In
 
 
 class _Out(BaseModel):
@@ -30,24 +49,26 @@ class JobSubmit(_In):
     """A job to run. Give ``num_gpus`` (spread over the fewest whole nodes) or ``nodes`` × GPUs per node via
     ``num_gpus`` = nodes × per node. ``walltime`` and ``grace`` accept seconds or ``"1h30m"``-style strings."""
 
+    # argv, env and cwd are checked against the server's limits by gpucloud.model.limits.check_command
     argv: list[str] = Field(min_length=1, description="the program and its arguments")
-    name: str = Field(default="", max_length=200)
+    name: Text = Field(default="", max_length=200)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str = Field(default="", description="working directory; empty: the executor's default")
     num_gpus: int = Field(default=1, ge=1, le=1_000_000)
     nodes: int | None = Field(default=None, ge=1, le=100_000)
-    gpu_type: str | None = Field(default=None, min_length=1, max_length=100)
+    gpu_type: Text | None = Field(default=None, min_length=1, max_length=100)
     walltime: Duration = Field(default=3600.0, description="seconds, or e.g. '90s', '30m', '1h30m', '2d'")
-    priority: str = Field(default=DEFAULT_PRIORITY_CLASS, description="priority class: low, normal, high, urgent")
+    priority: Text = Field(default=DEFAULT_PRIORITY_CLASS, max_length=20,
+                           description="priority class: low, normal, high, urgent")
     preemptible: bool = True
     grace: Duration = Field(default=10.0, description="seconds between SIGTERM and SIGKILL")
-    org: str | None = Field(default=None, min_length=1, max_length=100)
-    project: str | None = Field(default=None, min_length=1, max_length=100)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
-    service_class: str = Field(default="standard", max_length=20,
-                               description="how the job is priced: standard, interactive or preemptible")
-    reservation: str | None = Field(default=None, min_length=1, max_length=100,
-                                    description="run inside this reservation of your org (its name or #id)")
+    org: Text | None = Field(default=None, min_length=1, max_length=100)
+    project: Text | None = Field(default=None, min_length=1, max_length=100)
+    idempotency_key: Text | None = Field(default=None, min_length=1, max_length=200)
+    service_class: Text = Field(default="standard", max_length=20,
+                                description="how the job is priced: standard, interactive or preemptible")
+    reservation: Text | None = Field(default=None, min_length=1, max_length=100,
+                                     description="run inside this reservation of your org (its name or #id)")
 
 
 class PlacedNodeOut(BaseModel):
@@ -86,6 +107,11 @@ class JobOut(BaseModel):
     preemptions: int
     service_class: str = "standard"
     reservation_id: int | None = None
+    ran_s: float | None = Field(default=None, description="seconds run over all its runs (a running job up to "
+                                "now; a requeued one its earlier runs only); null when it never started")
+    estimated_cost: str | None = Field(default=None, description="points held for the current or last run "
+                                       "(its full walltime); null when budgets are off")
+    final_cost: str | None = Field(default=None, description="points charged over the job's ended runs")
 
 
 class JobEventOut(_Out):
@@ -97,9 +123,6 @@ class JobEventOut(_Out):
 
 class JobDetail(JobOut):
     events: list[JobEventOut]
-    estimated_cost: str | None = Field(default=None, description="points held for the current or last run "
-                                       "(its full walltime); null when budgets are off")
-    final_cost: str | None = Field(default=None, description="points charged over the job's ended runs")
 
 
 class SubmitOut(JobOut):
@@ -109,6 +132,7 @@ class SubmitOut(JobOut):
 class JobPageOut(BaseModel):
     items: list[JobOut]
     next_cursor: int | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+    total: int | None = Field(default=None, description="every job that matches (when paging by ?offset=)")
 
 
 class QueueEntryOut(BaseModel):
@@ -117,7 +141,8 @@ class QueueEntryOut(BaseModel):
 
 
 class QueueOut(BaseModel):
-    total_pending: int
+    total_pending: int = Field(description="the whole queue's length")
+    total: int = Field(default=0, description="the entries you may see that match the filters")
     items: list[QueueEntryOut]
 
 
@@ -160,12 +185,15 @@ class NodeOut(BaseModel):
 class NodeStateIn(_In):
     state: Literal["up", "down"]
     reason: str = Field(default="", max_length=1000)
+    stop_jobs: bool = Field(default=False, description="down: also cancel the jobs holding GPUs on it (default: "
+                            "they run on, the node drains)")
 
 
 class NodeStateOut(BaseModel):
     node: str
     state: Literal["up", "down"]
     reason: str
+    stopped_jobs: list[int] = Field(default_factory=list, description="the jobs asked to stop (stop_jobs)")
 
 
 class RackOut(BaseModel):
@@ -242,7 +270,15 @@ class ProjectOut(BaseModel):
 class UserCreate(_In):
     name: Name
     role: Role = "member"
-    org: str | None = Field(default=None, description="required except for operators")
+    org: str | None = Field(default=None, max_length=100, description="required except for operators")
+
+
+class UserUpdate(_In):
+    """Only the fields given change."""
+
+    role: Role | None = Field(default=None, description="member or org-admin")
+    active: bool | None = Field(default=None, description="false: deactivate (their tokens are refused); true: "
+                                "reactivate")
 
 
 class UserOut(BaseModel):
@@ -251,10 +287,12 @@ class UserOut(BaseModel):
     role: Role
     org: str | None
     created_at: float
+    active: bool = True
+    deactivated_at: float | None = None
 
 
 class TokenCreate(_In):
-    user: str | None = Field(default=None, description="whose token; default: yourself")
+    user: str | None = Field(default=None, max_length=100, description="whose token; default: yourself")
     description: str = Field(default="", max_length=200)
 
 

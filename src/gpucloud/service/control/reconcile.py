@@ -1,18 +1,20 @@
-"""Reconcile: compare each tracked job with its processes, send signals, and decide how it ended.
+"""Reconcile: merge what the executor reported into the tracked jobs, send signals, and decide how a job ended.
 
-Per job and tick: poll the executor; if the processes ended, the job's final state is decided by
-:func:`outcome`; if they still run, :func:`signals` sends SIGTERM when a stop is due (cancel requested,
-walltime reached, preempted) and SIGKILL once the job's grace period after the SIGTERM has passed.
+A gang is one unit: when a rank fails while others still run, the others are stopped at once (SIGTERM, then
+SIGKILL after the job's grace period) and the job ends with the failing rank's status. Stops are also due when a
+cancel is requested, at the walltime, and for a preemption.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterable
 
 from gpucloud.model.job import JobState
 from gpucloud.service.control.tracked import Stop, StopKind, Tracked
 from gpucloud.service.control.txn import Change, Step
-from gpucloud.service.executors.base import Executor, ExitStatus
+from gpucloud.service.executors.base import Executor, ExitStatus, RankExit
 
 log = logging.getLogger("gpucloud.control")
 
@@ -20,23 +22,47 @@ HOLDING = frozenset({JobState.RUNNING.value, JobState.PREEMPTING.value})
 LOST = "process died while the server was down"
 
 
+def merge_exits(jobs: dict[int, Tracked], exits: Iterable[RankExit], now: float) -> None:
+    """Record the ranks that ended in their jobs."""
+    for ex in exits:
+        job = jobs.get(int(ex.job_id))
+        if job is not None:
+            job.rank_ended(ex.rank, ex.status, now)
+
+
+def job_status(job: Tracked, now: float) -> ExitStatus:
+    """How a job whose ranks all ended went: the failing rank's status (named, for a gang), or success; ``at`` is
+    when its last rank ended by its host's clock, kept between the start and ``now``."""
+    times = [s.at for s in job.exits.values() if s.at is not None]
+    at = max(times) if times else now
+    at = at if job.started_at <= at <= now else now
+    if job.cause is None:
+        return ExitStatus(0, "exit code 0", at)
+    rank, status = job.cause
+    reason = status.reason if job.world == 1 else f"rank {rank} ({job.handle.node(rank)}): {status.reason}"
+    return ExitStatus(status.exit_code, reason, at, status.lost)
+
+
 def outcome(job: Tracked, status: ExitStatus, now: float) -> Change:
-    """The transition(s) for a job whose processes ended with ``status``."""
+    """The transition(s) for a job whose ranks ended with ``status``; the event's time is when they ended."""
+    at = status.at if status.at is not None else now
     code = {"exit_code": status.exit_code} if status.exit_code is not None else {}
     why = status.reason or (f"exit code {status.exit_code}" if status.exit_code is not None else "ended")
     if job.cancel_requested:
-        step = Step(JobState.CANCELLED, f"cancelled: stopped ({why})", now, code)
+        step = Step(JobState.CANCELLED, f"cancelled: stopped ({why})", at, code)
     elif job.stop is not None and job.stop.kind is StopKind.WALLTIME:
-        step = Step(JobState.TIMED_OUT, f"walltime of {job.walltime_s:g}s reached; stopped ({why})", now, code)
+        step = Step(JobState.TIMED_OUT, f"walltime of {job.walltime_s:g}s reached; stopped ({why})", at, code)
     elif job.state is JobState.PREEMPTING:
         if status.ok:
-            step = Step(JobState.SUCCEEDED, "exit code 0 (during the preemption grace period)", now, code)
+            step = Step(JobState.SUCCEEDED, "exit code 0 (during the preemption grace period)", at, code)
         else:
-            step = Step(JobState.PENDING, f"preempted: stopped ({why}); back in the queue", now)
+            step = Step(JobState.PENDING, f"preempted: stopped ({why}); back in the queue", at)
+    elif status.lost and job.preemptible:
+        step = Step(JobState.PENDING, f"{why}; back in the queue", at)
     elif status.ok:
-        step = Step(JobState.SUCCEEDED, why, now, code)
+        step = Step(JobState.SUCCEEDED, why, at, code)
     else:
-        step = Step(JobState.FAILED, why, now, code)
+        step = Step(JobState.FAILED, why, at, code)
     return Change(job.id, HOLDING, (step,))
 
 
@@ -48,37 +74,25 @@ def due_stop(job: Tracked, now: float) -> StopKind | None:
         return StopKind.WALLTIME
     if job.state is JobState.PREEMPTING:
         return StopKind.PREEMPT
+    if job.cause is not None:
+        return StopKind.GANG
     return None
 
 
 def signals(executor: Executor, job: Tracked, now: float) -> None:
-    """SIGTERM when a stop becomes due; SIGKILL after the grace period."""
+    """SIGTERM to every rank when a stop becomes due; SIGKILL after the grace period."""
+    if job.ended_at is not None:
+        return
     if job.stop is None:
         kind = due_stop(job, now)
         if kind is None:
             return
         job.stop = Stop(kind, now)
         log.info("job %s: SIGTERM (%s)", job.id, kind)
-        executor.terminate(job.handle)
+        executor.signal(job.handle, signal.SIGTERM)
     elif job.cancel_requested and job.stop.kind is not StopKind.CANCEL:
         job.stop.kind = StopKind.CANCEL
     if not job.stop.killed and now >= job.stop.at + job.grace_s:
         job.stop.killed = True
         log.info("job %s: SIGKILL after a grace period of %gs", job.id, job.grace_s)
-        executor.kill(job.handle)
-
-
-def reconcile(executor: Executor, jobs: dict[int, Tracked], now: float) -> list[Change]:
-    """Poll and signal every tracked job; the changes for those that ended (the caller commits them)."""
-    changes: list[Change] = []
-    for job in list(jobs.values()):
-        try:
-            status = executor.poll(job.handle)
-            if status is None:
-                signals(executor, job, now)
-                continue
-        except Exception as exc:  # a bad handle must not stop the loop
-            log.exception("job %s: cannot watch its processes", job.id)
-            status = ExitStatus(None, f"cannot watch the job's processes: {exc}")
-        changes.append(outcome(job, status, now))
-    return changes
+        executor.signal(job.handle, signal.SIGKILL)

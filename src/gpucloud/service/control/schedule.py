@@ -1,34 +1,30 @@
-"""Apply one scheduling cycle's decisions: preempt, admit, launch (outside any transaction), start or fail,
-and store wait reasons and queue order.
+"""Apply one scheduling cycle's decisions: preempt, admit, hand the launches to the executor (outside any
+transaction), start or fail, and store wait reasons and queue order.
 
 Transactions are short and touch only the rows they change: one for the preemptions, one for the admissions
 (rows locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a job a user is changing right now simply waits for
-the next cycle), one for the starts and launch failures, one for the queue information.
+the next cycle), one for the starts and launch failures (when the executor reports them), one for the queue
+information.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import Session, sessionmaker
 
 from gpucloud.core.cycle import RESERVATION_VICTIM
 from gpucloud.core.types import Admission, CycleResult, Preemption
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
-from gpucloud.service.control.journal import LaunchJournal, handle_to_json
+from gpucloud.service.control.handles import handle_to_json
 from gpucloud.service.control.snapshot import PREEMPTED_FOR, Snapshot
 from gpucloud.service.control.txn import Change, JobValues, Step, Transactions, jobs_table
-from gpucloud.service.executors.base import Executor, Handle, LaunchError, LaunchSpec, NodeGpus
-from gpucloud.service.jobs import log_path
+from gpucloud.service.executors.base import Handle, LaunchSpec, NodeGpus
 from gpucloud.service.store.placement import placed_nodes, placement_from_json
 
 log = logging.getLogger("gpucloud.control")
@@ -44,11 +40,13 @@ def _preempted(p: Preemption) -> str:
 
 
 def preempt(txns: Transactions, preemptions: Sequence[Preemption], now: float) -> list[int]:
-    """Move the victims to ``preempting`` (one transaction); the ids committed. The caller sends SIGTERM."""
+    """Move the victims to ``preempting`` (one transaction), each with the job it makes room for; the ids
+    committed. The caller sends SIGTERM."""
     if not preemptions:
         return []
-    changes = [Change(int(p.job_id), RUNNING, (
-        Step(JobState.PREEMPTING, _preempted(p), now),)) for p in preemptions]
+    changes = [Change(int(p.job_id), RUNNING, (Step(JobState.PREEMPTING, _preempted(p), now, {
+        "preempted_for": None if p.for_job.startswith(RESERVATION_VICTIM) else int(p.for_job)}),))
+        for p in preemptions]
     return txns.apply(changes).applied
 
 def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster, now: float,
@@ -70,15 +68,13 @@ def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster,
         refused.update(out.refused)
     return [out.rows[jid] for jid in out.applied]
 
-def log_dir_of(data_dir: Path, job_id: int) -> Path:
-    return log_path(data_dir, job_id, "stdout").parent
-
 def base_env(names: Sequence[str]) -> dict[str, str]:
     """The server's values of ``names`` (e.g. PATH, HOME) that every job gets unless it sets them itself."""
     return {n: os.environ[n] for n in names if n in os.environ}
 
+
 class LaunchRow(Protocol):
-    """What launching needs of a job row (a :class:`JobRow` or the loop's :class:`JobValues`)."""
+    """What launching needs of a job row (the loop's :class:`JobValues`)."""
 
     @property
     def id(self) -> int: ...
@@ -94,74 +90,19 @@ class LaunchRow(Protocol):
     def run_count(self) -> int: ...
 
 
-def launch_spec(row: LaunchRow, data_dir: Path, env: Mapping[str, str]) -> LaunchSpec:
+def launch_spec(row: LaunchRow, env: Mapping[str, str], account: str | None) -> LaunchSpec:
+    """The launch of the job's next run (attempt ``run_count + 1``) on the nodes of its placement."""
     placement = tuple(NodeGpus(p.node, rank, tuple(p.gpus))
                       for rank, p in enumerate(placement_from_json(row.placement)))
-    return LaunchSpec(job_id=str(row.id), argv=tuple(str(a) for a in row.argv), cwd=row.cwd or "",
-                      env={**env, **{str(k): str(v) for k, v in (row.env or {}).items()}},
-                      placement=placement, log_dir=log_dir_of(data_dir, row.id))
+    return LaunchSpec(job_id=str(row.id), attempt=row.run_count + 1, argv=tuple(str(a) for a in row.argv),
+                      cwd=row.cwd or "", env={**env, **{str(k): str(v) for k, v in (row.env or {}).items()}},
+                      placement=placement, account=account)
+
 
 @dataclass
 class Launched:
     handles: dict[int, Handle] = field(default_factory=dict)
     failures: dict[int, str] = field(default_factory=dict)
-
-#: Launches run in a few threads: the local executor's launch is mostly file creation and waiting for the
-#: keeper's report, both without the GIL.
-LAUNCH_THREADS = 8
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _launch_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="gpucloud-launch")
-        return _pool
-
-
-def launch_one(executor: Executor, row: LaunchRow, data_dir: Path, env: Mapping[str, str]) -> Handle | str:
-    """Journal the intent, launch, journal the handle; the handle, or why the job cannot start."""
-    spec = launch_spec(row, data_dir, env)
-    if not getattr(executor, "side_effects", True):  # e.g. the no-op executor: launching twice starts nothing
-        try:
-            return executor.launch(spec)
-        except Exception as exc:
-            return f"the executor failed to launch it: {exc}"
-    journal = LaunchJournal(spec.log_dir, row.run_count + 1)
-    try:
-        journal.write_intent()
-    except OSError as exc:  # nothing was started: safe to fail it
-        return f"cannot write to the job's log directory {spec.log_dir}: {exc.strerror or exc}"
-    try:
-        handle = executor.launch(spec)
-    except LaunchError as exc:
-        return str(exc)
-    except Exception as exc:
-        log.exception("job %s: the executor failed to launch it", row.id)
-        return f"the executor failed to launch it: {exc}"
-    try:
-        journal.write_handle(handle)
-    except OSError:
-        log.exception("job %s: cannot write its launch journal", row.id)
-    return handle
-
-
-def launch(executor: Executor, rows: Sequence[LaunchRow], data_dir: Path, env: Mapping[str, str]) -> Launched:
-    """Launch each admitted job through the executor (no transaction open), journaling each attempt; several
-    at a time when there are many."""
-    out = Launched()
-    if len(rows) > 1 and getattr(executor, "parallel_launch", False):
-        results = list(_launch_pool().map(lambda r: launch_one(executor, r, data_dir, env), rows))
-    else:
-        results = [launch_one(executor, r, data_dir, env) for r in rows]
-    for row, res in zip(rows, results, strict=True):
-        if isinstance(res, str):
-            out.failures[row.id] = res
-        else:
-            out.handles[row.id] = res
-    return out
 
 
 def start_changes(launched: Launched, now: float) -> list[Change]:
@@ -187,7 +128,7 @@ def order_keys(order: Sequence[int], stored: Mapping[int, int | None]) -> dict[i
     return out
 
 
-def store_queue_info(sessions: sessionmaker[Session], snap: Snapshot, result: CycleResult,
+def store_queue_info(txns: Transactions, snap: Snapshot, result: CycleResult,
                      extra_reasons: Mapping[int, str]) -> int:
     """Write wait reasons and queue ranks of pending jobs that changed since the snapshot; how many rows.
     Plain column updates without the row version: they never conflict with a user's change of the job."""
@@ -207,6 +148,6 @@ def store_queue_info(sessions: sessionmaker[Session], snap: Snapshot, result: Cy
     table = jobs_table()
     stmt = (update(table).where(table.c.id == bindparam("jid"), table.c.state == JobState.PENDING.value)
             .values(queue_rank=bindparam("rank"), reason=bindparam("why")))
-    with sessions.begin() as session:
+    with txns.own() as session:
         session.connection().execute(stmt, params)
     return len(params)

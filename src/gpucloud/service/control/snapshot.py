@@ -4,7 +4,6 @@ and :func:`build_scheduler`, which turns it into a fresh :class:`Scheduler`."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +28,8 @@ from gpucloud.service.store.tenants import load_orgs
 
 log = logging.getLogger("gpucloud.control")
 
-#: How the loop words a preemption in the victim's reason; the waiting job's id is read back from it.
+#: How the loop words a preemption in the victim's reason (the link itself is ``jobs.preempted_for``).
 PREEMPTED_FOR = "preempted for job {for_job}: {why}"
-_PREEMPTED_FOR_RE = re.compile(r"^preempted for job (\d+):")
 
 
 #: A job as the snapshot reads it: a plain row of :func:`gpucloud.service.control.txn.job_select` (every
@@ -125,9 +123,9 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
         except InputError as exc:
             built.unschedulable[row.id] = f"{WaitReason.UNSCHEDULABLE}: {exc}"
     for row in snap.active:
-        match = _PREEMPTED_FOR_RE.match(row.reason or "") if row.state == JobState.PREEMPTING.value else None
-        if match and match.group(1) in sched.state.pending:
-            sched.state.nominated.setdefault(match.group(1), set()).add(str(row.id))
+        beneficiary = str(row.preempted_for) if row.preempted_for is not None else None
+        if row.state == JobState.PREEMPTING.value and beneficiary in sched.state.pending:
+            sched.state.nominated.setdefault(beneficiary, set()).add(str(row.id))
     return built
 
 

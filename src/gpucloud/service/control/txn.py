@@ -23,14 +23,28 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from gpucloud.model.job import JobState
 from gpucloud.service import budgets
+from gpucloud.service.control.leader import Fenced
 from gpucloud.service.store.engine import bump_version, is_postgres, scheduler_version
-from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, ProjectRow, UserRow
+from gpucloud.service.store.models import (
+    JobEventRow,
+    JobRow,
+    OrgRow,
+    ProjectRow,
+    SchedulerStateRow,
+    UserRow,
+    cast_table,
+)
 from gpucloud.service.transitions import IllegalTransition, transition
 
 log = logging.getLogger("gpucloud.control")
 
 #: Errors after which a transaction is simply tried again (a racing writer, a busy database).
 RETRYABLE: tuple[type[Exception], ...] = (StaleDataError, DBAPIError)
+
+_STATE = cast_table(SchedulerStateRow)
+#: the loop's version bump, only while its leadership epoch is the current one
+_FENCED_BUMP = (update(_STATE).where(_STATE.c.id == 1, _STATE.c.leader_epoch == bindparam("epoch"))
+                .values(version=_STATE.c.version + 1))
 
 
 class VersionTracker:
@@ -48,8 +62,13 @@ class VersionTracker:
         self.seen = version
         self.dirty = False
 
-    def begin_own(self, session: Session) -> None:
-        bump_version(session)
+    def begin_own(self, session: Session, epoch: int | None) -> None:
+        """Bump the version, checking (when ``epoch`` is given) that this loop's leadership term is still the
+        current one: :class:`Fenced` if another loop took over."""
+        if epoch is None:
+            bump_version(session)
+        elif session.connection().execute(_FENCED_BUMP, {"epoch": epoch}).rowcount != 1:
+            raise Fenced(f"leadership epoch {epoch} is no longer current: another control loop took over")
         if self.seen is None or scheduler_version(session) - 1 != self.seen:
             self.dirty = True
 
@@ -92,12 +111,15 @@ class Outcome:
 
 
 class Transactions:
-    """Runs the loop's transactions on ``sessions`` and keeps the :class:`VersionTracker` up to date."""
+    """Runs the loop's transactions on ``sessions`` and keeps the :class:`VersionTracker` up to date. ``epoch``
+    gives the loop's leadership epoch, which every transaction checks (``None``: no check)."""
 
     def __init__(self, sessions: sessionmaker[Session], versions: VersionTracker,
-                 node_gpus: Callable[[str], int | None] | None = None) -> None:
+                 node_gpus: Callable[[str], int | None] | None = None,
+                 epoch: Callable[[], int | None] = lambda: None) -> None:
         self.sessions = sessions
         self.versions = versions
+        self.epoch = epoch
         #: node name → its GPU count (the current cluster): what pricing needs to tell part of a node
         self.node_gpus = node_gpus
 
@@ -105,7 +127,7 @@ class Transactions:
     def own(self) -> Iterator[Session]:
         """A write transaction of the loop (committed on exit, rolled back on an exception)."""
         with self.sessions.begin() as session:
-            self.versions.begin_own(session)
+            self.versions.begin_own(session, self.epoch())
             yield session
             session.flush()
             self.versions.end_own(session)

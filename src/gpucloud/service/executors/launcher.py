@@ -5,9 +5,10 @@ Why a launcher: exec'ing a bash wrapper per rank from the server cost 2.5–5 ms
 launcher is a small Python process started once; it forks a keeper per rank (with the command's ``posix_spawn``,
 about 1–2 ms) and goes back to reading requests, while the keeper reports straight to the server.
 
-A request carries the write end of a fresh pipe; the server reads ``"<keeper pid> <command pid>\\n"`` from its
-read end. Nothing is lost when the launcher dies: keepers do not depend on it, and a request it had not yet
-forked simply gets no report (its pipe is closed with the launcher), so ``start`` says the rank did not start.
+A request carries the write end of a fresh pipe; the caller reads ``"<keeper pid> <command pid>\\n"`` from its
+read end (or why the rank cannot start). Nothing is lost when the launcher dies: keepers do not depend on it, and a
+request it had not yet forked simply gets no report (its pipe is closed with the launcher), so ``start`` says the
+rank did not start.
 A request whose send failed (the launcher was already gone) is sent again to a new launcher; that is safe,
 because a launcher acts only on a request it received whole.
 """
@@ -48,10 +49,10 @@ class Launcher:
         """The launcher's pid, if one was started and has not been stopped (it may have died since)."""
         return self._proc.pid if self._proc is not None else None
 
-    def start(self, request: dict[str, object]) -> tuple[int, int, int] | str:
-        """Have a keeper start one rank: ``(keeper pid, command pid, pipe)``, where ``pipe`` is the report pipe's
-        read end, which the caller now owns (it reaches end of file when the keeper exits); or what the keeper
-        said instead (``""`` when it said nothing: it found no working directory, or the launcher died first)."""
+    def start(self, request: dict[str, object]) -> tuple[int, int] | str:
+        """Have a keeper start one rank: ``(keeper pid, command pid)``, or why it did not (``""`` when nobody said:
+        the launcher died first). The command runs only if this call read the keeper's report: a report that
+        comes after the timeout finds the pipe closed, and the keeper stops the command before it ran."""
         body = json.dumps(request).encode()
         read_fd, write_fd = os.pipe()
         try:
@@ -60,13 +61,11 @@ class Launcher:
             finally:
                 os.close(write_fd)
             line, timed_out = _read_line(read_fd, self.timeout_s)
-        except BaseException:
+        finally:
             os.close(read_fd)
-            raise
         keeper, _, command = line.partition(" ")
         if not timed_out and keeper.isdigit() and command.isdigit():
-            return int(keeper), int(command), read_fd
-        os.close(read_fd)  # a keeper that reports after this kills its command (it sees EPIPE)
+            return int(keeper), int(command)
         if timed_out:  # a hanging launcher is replaced at the next launch
             self.stop()
             return f"no answer from the launcher within {self.timeout_s:g}s"

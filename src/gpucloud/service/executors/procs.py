@@ -1,41 +1,42 @@
-"""Process identity on this machine: is a pid still the process we started (pid + start time)?"""
+"""Process identity on this host, read from ``/proc`` (standard library only: the launcher imports it too).
+
+A process is identified by its pid *and* its start time in clock ticks since boot (field 22 of
+``/proc/<pid>/stat``), on one boot (``/proc/sys/kernel/random/boot_id``): exact values, so a reused pid is never
+mistaken for the process that was started, with no tolerance window.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 
-import psutil
 
-# psutil derives start times from the boot time, which the kernel may report a second apart between reads.
-START_TIME_TOLERANCE_S = 1.0
+def boot_id() -> str:
+    """This boot's random id (changes at every reboot)."""
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+        return f.read().strip()
 
 
-def start_time(pid: int) -> float | None:
-    """The start time of process ``pid`` (seconds since the epoch), ``None`` if there is no such process."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (field 3 is index 0), or None if gone."""
     try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
+    return raw[raw.rfind(b")") + 2:].decode("ascii", "replace").split()
 
 
-def boot_time() -> float:
-    return float(psutil.boot_time())
+def start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot); None if there is no such process."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
-def same_boot(recorded: float) -> bool:
-    return abs(boot_time() - recorded) <= START_TIME_TOLERANCE_S * 2
-
-
-def is_running(pid: int, started: float) -> bool:
-    """True if ``pid`` is a live (not zombie) process that started at ``started`` — not a reused pid."""
-    try:
-        proc = psutil.Process(pid)
-        if abs(float(proc.create_time()) - started) > START_TIME_TOLERANCE_S:
-            return False
-        return bool(proc.status() != psutil.STATUS_ZOMBIE)
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+def is_running(pid: int, started: int) -> bool:
+    """True if ``pid`` is a live (not zombie) process that started at ``started`` ticks: not a reused pid."""
+    fields = _stat(pid)
+    return fields is not None and int(fields[19]) == started and fields[0] not in ("Z", "X")
 
 
 def group_exists(pgid: int) -> bool:
@@ -48,33 +49,31 @@ def group_exists(pgid: int) -> bool:
     return True
 
 
-def group_is_ours(pgid: int, leader_started: float, boot: float) -> bool:
+def group_is_ours(pgid: int, leader_started: int, boot: str) -> bool:
     """True if process group ``pgid`` still has a live member and is the group whose leader started then.
 
     A pgid cannot be handed to a new process while its group has members, so a group whose leader is gone
     is still ours on the same boot. If a process with pid ``pgid`` exists, it must be our leader.
     """
-    if not same_boot(boot) or not group_exists(pgid):
+    if boot != boot_id() or not group_exists(pgid):
         return False
-    try:
-        leader = psutil.Process(pgid)
-        if leader_started <= 0 or abs(float(leader.create_time()) - leader_started) > START_TIME_TOLERANCE_S:
+    fields = _stat(pgid)
+    if fields is not None:
+        if int(fields[19]) != leader_started:
             return False
-        if leader.status() != psutil.STATUS_ZOMBIE:
+        if fields[0] not in ("Z", "X"):
             return True
-    except psutil.NoSuchProcess:
-        pass
     return _has_live_member(pgid)
 
 
 def _has_live_member(pgid: int) -> bool:
-    """Whether a non-zombie process is in group ``pgid`` (a scan of all processes: only for rare cases)."""
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                return True
-        except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
+    """Whether a non-zombie process is in group ``pgid`` (a scan of /proc: only for rare cases)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
+        fields = _stat(int(name))
+        if fields is not None and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
     return False
 
 
@@ -82,18 +81,3 @@ def signal_group(pgid: int, sig: int) -> None:
     """Send ``sig`` to a process group; a group that is already gone is not an error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-
-
-def reap(pid: int) -> bool:
-    """Reap ``pid`` if it is our exited child (never blocks); True once it is reaped or not our child."""
-    try:
-        got, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return got == pid
-
-
-def wait_child(pid: int) -> None:
-    """Reap our child ``pid``, blocking until it has ended (only for a child already killed)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)

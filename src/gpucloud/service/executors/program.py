@@ -1,9 +1,10 @@
-"""Check, before launching, that a command can start: its working directory and its program (like execvp).
+"""Check that a command can start, as ``execvp`` would run it: its working directory and its program.
 
-This runs in the server before any process is spawned, so the common failures — a missing program, a missing
-working directory, a file that is not executable, a script whose interpreter is missing — become a
-:class:`LaunchError` with a clear reason. Rarer exec failures (a binary for another architecture) are
-reported by the rank's keeper, and are launch errors too.
+It runs on the rank's host, in the process that is about to become the command, after it took on the job's OS
+account: so "permission denied" is the job owner's, not the server's. The common failures — a missing program, a
+missing working directory, a file that is not executable, a script whose interpreter is missing — become a
+:class:`CannotStart` with a clear reason, which fails the launch. Standard library only: the launcher
+(:mod:`.launcherd`) imports it.
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import os
 import stat
 from pathlib import Path
 
-from gpucloud.service.executors.base import LaunchError
-
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def check_can_start(argv: tuple[str, ...], cwd: str, env: dict[str, str]) -> tuple[str, str]:
-    """Return the absolute working directory and the program's path (what ``execvp`` would run); raise
-    :class:`LaunchError` saying why the command cannot start.
+class CannotStart(Exception):
+    """The command cannot start; the message says why."""
 
-    A relative ``cwd`` is taken relative to the server's working directory.
+
+def check_can_start(argv: tuple[str, ...] | list[str], cwd: str, env: dict[str, str]) -> tuple[str, str]:
+    """Return the absolute working directory and the program's path (what ``execvp`` would run); raise
+    :class:`CannotStart` saying why the command cannot start.
+
+    A relative ``cwd`` is taken relative to the current working directory.
     """
     if not argv or not argv[0]:
-        raise LaunchError("empty command: no program to run")
+        raise CannotStart("empty command: no program to run")
     workdir = _check_cwd(cwd)
     program = argv[0]
     if "/" in program:
@@ -39,11 +42,11 @@ def check_can_start(argv: tuple[str, ...], cwd: str, env: dict[str, str]) -> tup
 def _check_cwd(cwd: str) -> Path:
     workdir = Path(os.path.abspath(cwd or "."))
     if not workdir.exists():
-        raise LaunchError(f"working directory {cwd} does not exist")
+        raise CannotStart(f"working directory {cwd} does not exist")
     if not workdir.is_dir():
-        raise LaunchError(f"working directory {cwd} is not a directory")
+        raise CannotStart(f"working directory {cwd} is not a directory")
     if not os.access(workdir, os.X_OK):
-        raise LaunchError(f"working directory {cwd}: permission denied")
+        raise CannotStart(f"working directory {cwd}: permission denied")
     return workdir
 
 
@@ -69,7 +72,7 @@ def _problem(path: Path) -> str | None:
 def _check_executable(path: Path, program: str) -> None:
     problem = _problem(path)
     if problem is not None:
-        raise LaunchError(f"cannot run program {program!r}: {path} {problem}")
+        raise CannotStart(f"cannot run program {program!r}: {path} {problem}")
 
 
 def _search_path(program: str, search: str, workdir: Path) -> Path:
@@ -82,8 +85,8 @@ def _search_path(program: str, search: str, workdir: Path) -> Path:
         if problem.startswith("permission denied") and denied is None:
             denied = candidate
     if denied is not None:
-        raise LaunchError(f"cannot run program {program!r}: {denied} permission denied (not executable)")
-    raise LaunchError(f"program {program!r} not found (PATH={search})")
+        raise CannotStart(f"cannot run program {program!r}: {denied} permission denied (not executable)")
+    raise CannotStart(f"program {program!r} not found (PATH={search})")
 
 
 def _check_interpreter(path: Path, program: str) -> None:
@@ -101,4 +104,4 @@ def _check_interpreter(path: Path, program: str) -> None:
     interpreter = Path(os.fsdecode(line.split()[0]))
     problem = _problem(interpreter)
     if problem is not None:
-        raise LaunchError(f"cannot run program {program!r}: its interpreter {interpreter} {problem}")
+        raise CannotStart(f"cannot run program {program!r}: its interpreter {interpreter} {problem}")

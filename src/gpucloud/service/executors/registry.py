@@ -1,4 +1,4 @@
-"""The executor registry: executors by name ("local", "noop"); an unknown name gets a "did you mean"."""
+"""The executor registry: executors by name ("local", "noop", "ray"); an unknown name gets a "did you mean"."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ ExecutorFactory = Callable[..., Executor]
 EXECUTORS: Registry[ExecutorFactory] = Registry("executor")
 EXECUTORS.register("local")(LocalExecutor)
 EXECUTORS.register("noop")(NoopExecutor)
+
+
+@EXECUTORS.register("ray")
+def _ray(**options: Any) -> Executor:
+    """The Ray executor, imported only when asked for (Ray is the optional ``[ray]`` extra)."""
+    from gpucloud.service.executors.ray_executor import RayExecutor
+
+    return RayExecutor(**options)
+
 
 DEFAULT_EXECUTOR = "local"
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Dialect,
@@ -18,9 +19,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -36,6 +39,13 @@ NAMING = {
 }
 
 ROLES = ("operator", "org-admin", "member")
+
+
+def cast_table(model: type[Base]) -> Table:
+    """A model's table, typed as a Core :class:`Table` (for Core statements)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Base(DeclarativeBase):
@@ -78,6 +88,8 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(20))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    #: When an operator or org-admin deactivated the user (NULL: active); their tokens are refused meanwhile.
+    deactivated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     org: Mapped[OrgRow | None] = relationship(lazy="joined")
 
@@ -170,6 +182,8 @@ class JobRow(Base):
     service_class: Mapped[str] = mapped_column(String(20), default="standard")
     #: The reservation it runs in (its nodes, its window; paid by the reservation).
     reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"), nullable=True)
+    #: While preempting: the pending job it makes room for (the core keeps that job's claim on its GPUs).
+    preempted_for: Mapped[int | None] = mapped_column(Integer, nullable=True)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
@@ -197,6 +211,24 @@ class SchedulerStateRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    #: The leadership term of the control loop that may write: every write of the loop checks it (fencing).
+    leader_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: A random id of this installation (this database), given at creation: hosts keep installations apart.
+    installation: Mapped[str] = mapped_column(String(32), default="", server_default="")
+
+
+class JobLogRow(Base):
+    """A piece of one rank's stdout or stderr, copied from its host by the control loop: bytes
+    ``[offset, offset + size)`` of the file. Pieces are appended to while small (see :mod:`gpucloud.service.logs`)."""
+
+    __tablename__ = "job_logs"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stream: Mapped[str] = mapped_column(String(8), primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 # --- money (issue 4): tariffs, budgets, the append-only ledger ------------------------------------------------

@@ -1,12 +1,11 @@
 // A small stacked bar chart in inline SVG (no chart library): one bar per bucket, one coloured segment per
 // series, a y axis with round ticks, x labels thinned to fit, and a legend with each series' total.
 // Every segment is a <rect data-bar> with data-series, data-bucket and data-value, and a <title> for hovering.
+import { ORG_PALETTE as PALETTE } from './colours.js';
 import { h, raw } from './dom.js';
 import { fmtNumber } from './i18n.js';
 
 const NS = 'http://www.w3.org/2000/svg';
-export const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777', '#65a30d', '#dc2626',
-  '#4f46e5', '#0d9488', '#ca8a04', '#c026d3', '#0284c7', '#ea580c', '#059669', '#7c3aed'];
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag);

@@ -4,38 +4,33 @@
 // Members see the list only. The API decides anyway (docs/reservations.md).
 import { api } from './api.js';
 import { h, raw } from './dom.js';
-import { fmtDuration, fmtNumber, fmtPoints, fmtTime, t, tMaybe } from './i18n.js';
+import { fmtDuration, fmtNumber, fmtPoints, fmtTime, pointsDigits, t, tMaybe, tParts } from './i18n.js';
 import { clearFormErrors, emptyRow, errorLine, field, showFormError, table } from './common.js';
+import { gpuTypes } from './gputypes.js';
+import { isoLocal, localToIso } from './time.js';
 
 const now = () => Date.now() / 1000;
 const CANCELLABLE = new Set(['requested', 'approved', 'active']);
-
-const pad = (n) => String(n).padStart(2, '0');
-
-/** A datetime-local value ("2026-12-07T09:00" or with seconds) as ISO 8601 with the browser's offset for that
- * date ("2026-12-07T09:00:00+09:00"); undefined when empty, the text as is when the browser cannot read it. */
-export function localToIso(value) {
-  if (!value) return undefined;
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return value;
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const abs = Math.abs(off);
-  return `${value.length === 16 ? `${value}:00` : value}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-}
-
-/** Epoch seconds as a datetime-local value in the browser's time zone (minutes). */
-function isoLocal(epoch) {
-  const d = new Date(epoch * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
 
 export function reservationState(state) {
   return h('span', { class: `badge res-${state}`, 'data-state': state }, tMaybe(`res.state.${state}`) ?? raw(state));
 }
 
-const points = (value, col) => h('td', { class: 'num', 'data-col': col, 'data-value': value ?? '' },
-  value == null ? '—' : fmtPoints(value));
+const points = (value, col, digits) => h('td', { class: 'num', 'data-col': col, 'data-value': value ?? '' },
+  value == null ? '—' : fmtPoints(value, digits));
+
+/** What approving `r` would charge now (POST /quotes/reservation), as the confirmation's text. */
+async function approveQuestion(r, signal) {
+  try {
+    const q = await api('/quotes/reservation', { method: 'POST', signal, body: { gpu_type: r.gpu_type, nodes: r.nodes,
+      start: r.start, end: r.end, org: r.org, project: r.project } });
+    if (q.price == null) return t('res.approveFree');
+    return [t('res.approveCharges', { points: fmtPoints(q.price) }), ' ', raw(q.project),
+      q.enough ? '' : [' ', h('span', { class: 'warn' }, t('res.approveShort', { points: fmtPoints(q.available) }))]];
+  } catch {
+    return t('res.approveCharge');
+  }
+}
 
 export async function reservationsPage(main, ctx) {
   const role = ctx.me.role;
@@ -53,7 +48,7 @@ export async function reservationsPage(main, ctx) {
 
   // The row whose confirmation step is open ({id, action}); the poll does not redraw while one is.
   let confirming = null;
-  let rows = [];
+  let rows = [], digits = 2;
 
   async function act(r, action, body) {
     message.replaceChildren();
@@ -80,7 +75,11 @@ export async function reservationsPage(main, ctx) {
     if (confirming && confirming.id === r.id) {
       const no = h('button', { type: 'button', class: 'secondary', 'data-confirm': 'no', onclick: () => { confirming = null; draw(); } },
         t('res.no'));
-      if (confirming.action === 'cancel') {
+      if (confirming.action === 'approve') {
+        cell.append(h('div', { class: 'confirm', 'data-confirm-text': 'approve' }, t('res.approveConfirm'), ' ',
+          confirming.question ?? t('res.pricing')),
+        h('button', { type: 'button', 'data-confirm': 'yes', onclick: () => act(r, 'approve') }, t('res.approveYes')), ' ', no);
+      } else if (confirming.action === 'cancel') {
         cell.append(h('div', { class: 'confirm', 'data-confirm-text': 'cancel' }, t('res.cancelConfirm'), ' ', confirmText(r)),
           h('button', { type: 'button', class: 'danger', 'data-confirm': 'yes', onclick: () => act(r, 'cancel') }, t('res.cancelYes')),
           ' ', no);
@@ -93,7 +92,13 @@ export async function reservationsPage(main, ctx) {
       return cell;
     }
     if (operator && r.state === 'requested') {
-      cell.append(h('button', { type: 'button', 'data-action': 'approve', onclick: () => act(r, 'approve') }, t('res.approve')), ' ',
+      cell.append(h('button', { type: 'button', 'data-action': 'approve', onclick: async () => {
+        const asking = { id: r.id, action: 'approve', question: null };
+        confirming = asking;
+        draw();
+        asking.question = await approveQuestion(r, ctx.signal);
+        if (confirming === asking) draw();
+      } }, t('res.approve')), ' ',
         h('button', { type: 'button', class: 'secondary', 'data-action': 'reject',
           onclick: () => { confirming = { id: r.id, action: 'reject' }; draw(); } }, t('res.reject')), ' ');
     }
@@ -107,19 +112,20 @@ export async function reservationsPage(main, ctx) {
   function row(r) {
     return h('tr', { 'data-res-row': r.id, 'data-state': r.state },
       h('td', { class: 'num' }, `#${r.id}`),
-      h('td', {}, raw(r.name, 'strong'), r.note ? h('div', { class: 'muted small note' }, raw(r.note)) : null),
-      h('td', {}, raw(r.org), h('div', { class: 'muted small' }, raw(r.project))),
-      h('td', { 'data-col': 'shape' }, raw(r.gpu_type), ' × ', r.nodes === 1 ? t('res.node1') : t('res.nodesN', { n: fmtNumber(r.nodes) })),
-      h('td', { 'data-col': 'window', 'data-start': String(r.start), 'data-end': String(r.end) },
+      h('td', { class: 'wrap name' }, raw(r.name, 'strong'), r.note ? h('div', { class: 'muted small note' }, raw(r.note)) : null),
+      h('td', { class: 'wrap' }, raw(r.org), h('div', { class: 'muted small' }, raw(r.project))),
+      h('td', { class: 'wrap', 'data-col': 'shape' }, raw(r.gpu_type), ' × ', r.nodes === 1 ? t('res.node1') : t('res.nodesN', { n: fmtNumber(r.nodes) })),
+      h('td', { class: 'wrap', 'data-col': 'window', 'data-start': String(r.start), 'data-end': String(r.end) },
         t('map.window', { start: fmtTime(r.start), end: fmtTime(r.end) }),
         h('div', { class: 'muted small' }, fmtDuration(r.end - r.start))),
       h('td', { 'data-col': 'state' }, reservationState(r.state)),
-      points(r.price, 'price'), points(r.refunded, 'refunded'),
-      h('td', { 'data-col': 'nodes' }, r.node_names && r.node_names.length ? raw(r.node_names.join(', ')) : '—'),
+      points(r.price, 'price', digits), points(r.refunded, 'refunded', digits),
+      h('td', { class: 'wrap nodes', 'data-col': 'nodes' }, r.node_names && r.node_names.length ? raw(r.node_names.join(', ')) : '—'),
       actions(r));
   }
 
   function draw() {
+    digits = pointsDigits(rows.flatMap((r) => [r.price, r.refunded]));
     list.replaceChildren(table(['res.id', 'res.name', 'res.orgProject', 'res.shape', 'res.window', 'res.state', 'res.price',
       'res.refunded', 'res.nodes', ''], rows.length ? rows.map(row) : [emptyRow(10, 'res.empty')], { id: 'reservations-table' }));
   }
@@ -130,10 +136,10 @@ export async function reservationsPage(main, ctx) {
   }
 
   async function requestForm() {
-    const [cluster, orgs] = await Promise.all([api('/cluster', { signal: ctx.signal }),
+    const [types, orgs] = await Promise.all([gpuTypes(ctx.signal),
       operator ? api('/orgs', { signal: ctx.signal }) : Promise.resolve([])]);
     const org = h('select', { id: 'res-org' }, ...orgs.map((o) => raw(o.name, 'option', { value: o.name })));
-    const gpuType = h('select', { id: 'res-gpu-type' }, ...cluster.gpu_types.map((g) => raw(g.name, 'option', { value: g.name })));
+    const gpuType = h('select', { id: 'res-gpu-type' }, ...types.map((g) => raw(g.name, 'option', { value: g.name })));
     const nodes = h('input', { id: 'res-nodes', type: 'number', min: '1', step: '1', value: '1' });
     const next = Math.ceil(now() / 3600) * 3600 + 3600;
     const start = h('input', { id: 'res-start', type: 'datetime-local', step: '1', value: isoLocal(next) });
@@ -148,6 +154,7 @@ export async function reservationsPage(main, ctx) {
       h('div', { class: 'form-fields' }, operator ? field('res.org', 'org', org) : null, field('res.gpuType', 'gpu_type', gpuType),
         field('res.nodesField', 'nodes', nodes), field('res.start', 'start', start), field('res.end', 'end', end)),
       h('div', { class: 'form-tools' }, check, capacity),
+      h('div', { class: 'preview', id: 'res-price', 'aria-live': 'polite' }),
       h('div', { class: 'form-fields' }, field('res.name', 'name', name), field('res.project', 'project', project),
         field('res.note', 'note', note)),
       h('p', { class: 'muted small' }, t('res.help')),
@@ -167,17 +174,44 @@ export async function reservationsPage(main, ctx) {
       } catch (err) { showFormError(el, err); }
     });
 
+    const body = () => {
+      const b = { gpu_type: gpuType.value, nodes: nodes.value.trim() === '' ? null : Number(nodes.value),
+        start: localToIso(start.value), end: localToIso(end.value), name: name.value.trim(), note: note.value };
+      if (operator) b.org = org.value || null;
+      if (project.value.trim()) b.project = project.value.trim();
+      return b;
+    };
+    // the price preview: what approving the request would charge now, and whether the project could pay it
+    const price = el.querySelector('#res-price');
+    let seq = 0, timer = null;
+    const preview = async () => {
+      const mine = ++seq;
+      try {
+        const q = await api('/quotes/reservation', { method: 'POST', body: body(), signal: ctx.signal });
+        if (mine !== seq) return;
+        price.dataset.price = q.price ?? '';
+        price.replaceChildren(q.price == null ? t('res.free') : h('span', {}, t('res.priceIs', { points: fmtPoints(q.price),
+          gpus: fmtNumber(q.gpus), duration: fmtDuration(q.seconds) }), ' ',
+        ...tParts('submit.available', { project: raw(q.project), points: fmtPoints(q.available) }),
+        q.enough ? '' : [' ', h('span', { class: 'warn', 'data-short': '' }, t('res.cannotPay'))]));
+      } catch (err) {
+        if (mine !== seq || err instanceof DOMException) return;
+        delete price.dataset.price;
+        price.replaceChildren(h('span', { class: 'muted' }, t('res.priceUnknown')), ' ', errorLine(err));
+      }
+    };
+    for (const input of [org, gpuType, nodes, start, end, project]) {
+      input.addEventListener('change', () => { clearTimeout(timer); timer = setTimeout(preview, 200); });
+    }
+    preview();
+
     el.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       clearFormErrors(el);
       const result = el.querySelector('.form-result');
       result.replaceChildren();
-      const body = { gpu_type: gpuType.value, nodes: nodes.value.trim() === '' ? null : Number(nodes.value),
-        start: localToIso(start.value), end: localToIso(end.value), name: name.value.trim(), note: note.value };
-      if (operator) body.org = org.value || null;
-      if (project.value.trim()) body.project = project.value.trim();
       try {
-        const r = await api('/reservations', { method: 'POST', body });
+        const r = await api('/reservations', { method: 'POST', body: body() });
         result.append(h('span', { class: 'ok', id: 'res-done', 'data-id': r.id }, t('res.requested', { id: r.id }), ' ',
           raw(r.name), ' · ', reservationState(r.state)));
         name.value = '';

@@ -7,10 +7,10 @@ changes are the operator's. See :mod:`gpucloud.service.budgets`.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from gpucloud.errors import InputError
 from gpucloud.money.points import is_points
@@ -19,9 +19,12 @@ from gpucloud.money.tariff_json import tariff_to_json
 from gpucloud.money.usage import aggregate, to_csv
 from gpucloud.service import budgets, usage_series
 from gpucloud.service.api.context import Context
-from gpucloud.service.auth import CurrentPrincipal, Forbidden
+from gpucloud.service.api.params import Offset
+from gpucloud.service.api.schemas import RequestBody
+from gpucloud.service.auth import CurrentPrincipal
 from gpucloud.service.store.engine import bump_version
-from gpucloud.times import time_input
+from gpucloud.service.store.errors import NotFound
+from gpucloud.times import parse_time, time_input
 
 router = APIRouter(tags=["money"])
 
@@ -53,14 +56,15 @@ class LedgerPageOut(BaseModel):
     total: int
 
 
-class TopUp(BaseModel):
-    amount: str = Field(description="points, a decimal string with at most 4 decimals (e.g. \"100\")")
-    note: str = ""
-    expires_at: float | None = None
-    cap: str | None = None
+class TopUp(RequestBody):
+    amount: str = Field(max_length=40, description="points, a decimal string with at most 4 decimals (e.g. \"100\")")
+    note: str = Field(default="", max_length=1000)
+    expires_at: Annotated[float, BeforeValidator(parse_time)] | None = Field(
+        default=None, description="epoch seconds, a date (midnight UTC) or an ISO 8601 date-time, as reservations")
+    cap: str | None = Field(default=None, max_length=40)
 
 
-class TariffsIn(BaseModel):
+class TariffsIn(RequestBody):
     tariffs: list[dict[str, Any]] = Field(description="tariff versions, as in a tariff file")
 
 
@@ -91,13 +95,13 @@ def list_budgets(ctx: Context, who: CurrentPrincipal) -> list[BudgetOut]:
 
 @router.get("/budgets/{org}/{project}/ledger", response_model=LedgerPageOut)
 def ledger(org: str, project: str, ctx: Context, who: CurrentPrincipal,
-           offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+           offset: Offset = 0, limit: int = Query(100, ge=1, le=1000),
            order: Literal["asc", "desc"] = "asc") -> LedgerPageOut:
     """A page of a project's ledger entries, oldest first (``order=desc``: newest first)."""
     with ctx.sessions() as session:
         row = budgets.find_project(session, org, project)
         if not who.sees_org(row.org_id):
-            raise Forbidden("you can only see the budgets of your own org")
+            raise NotFound("project", f"{org}/{project}")  # as if it did not exist: another org's is not shown
         entries, total = budgets.ledger_page(session, row, offset, limit, newest_first=order == "desc")
         return LedgerPageOut(total=total, items=[
             LedgerEntryOut(id=e.id, kind=e.kind, amount=str(e.amount), subsidy=str(e.subsidy),
@@ -223,7 +227,7 @@ def get_usage_series(ctx: Context, who: CurrentPrincipal, bucket: Literal["day",
         raise InputError("from", "must be before to", from_)
     if not who.is_operator:
         if org is not None and org != who.org:
-            raise Forbidden("you can only see the usage of your own org")
+            raise NotFound("org", org)  # another org is not shown, whether it exists or not
         org = who.org
         if org is None:
             return SeriesOut(bucket=bucket, start=start, end=end, buckets=[], items=[])

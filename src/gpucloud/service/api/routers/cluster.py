@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from gpucloud.service import reservations as res
 from gpucloud.service.api.context import Context
@@ -20,6 +21,7 @@ from gpucloud.service.api.schemas import (
 )
 from gpucloud.service.auth import CurrentPrincipal
 from gpucloud.service.jobs import holders
+from gpucloud.service.node_ops import stop_jobs_on
 
 router = APIRouter(prefix="/cluster", tags=["cluster"])
 
@@ -68,6 +70,22 @@ def get_cluster(ctx: Context, who: CurrentPrincipal) -> ClusterOut:
                       busy_gpus=sum(busy_by_type.values()), gpu_types=types, blocks=blocks)
 
 
+class GpuTypeInfo(BaseModel):
+    name: str
+    memory_gb: float
+    speed: float
+    total: int = Field(description="GPUs of this type in the cluster")
+    node_gpus: int = Field(description="GPUs of its largest node")
+
+
+@router.get("/gpu-types", response_model=list[GpuTypeInfo])
+def gpu_types(ctx: Context, who: CurrentPrincipal) -> list[GpuTypeInfo]:
+    """The cluster's GPU types, without the whole topology (for forms and filters)."""
+    cluster = ctx.cluster
+    return [GpuTypeInfo(name=t.name, memory_gb=t.memory_gb, speed=t.speed, total=cluster.gpus_by_type[t.name],
+                        node_gpus=cluster.max_node_gpus[t.name]) for t in cluster.gpu_types.values()]
+
+
 @router.post("/reload", response_model=ReloadOut)
 def reload_cluster(ctx: Context, who: CurrentPrincipal) -> ReloadOut:
     """Operator: load the cluster file again (an invalid file is a 422 and the old cluster stays)."""
@@ -83,8 +101,10 @@ def reload_cluster(ctx: Context, who: CurrentPrincipal) -> ReloadOut:
 
 @router.put("/nodes/{node}/state", response_model=NodeStateOut)
 def set_node_state(node: str, body: NodeStateIn, ctx: Context, who: CurrentPrincipal) -> NodeStateOut:
-    """Operator: mark a node ``down`` (no new job starts there; running jobs run on) or ``up`` again."""
+    """Operator: mark a node ``down`` (no new job starts there; running jobs run on, unless ``stop_jobs`` asks to
+    cancel them) or ``up`` again."""
     with ctx.sessions.begin() as session:
         row = res.set_node_state(session, who, ctx.cluster, node, body.state, body.reason, ctx.clock())
+        stopped = stop_jobs_on(session, who, node, body.reason) if body.stop_jobs and body.state == "down" else []
     ctx.notify()
-    return NodeStateOut(node=node, state=body.state, reason="" if row is None else row.reason)
+    return NodeStateOut(node=node, state=body.state, reason="" if row is None else row.reason, stopped_jobs=stopped)

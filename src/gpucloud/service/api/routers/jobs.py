@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gpucloud.errors import InputError
 from gpucloud.model.job import JobState
-from gpucloud.service import budgets, jobs
+from gpucloud.service import budgets, job_search, jobs, logs
 from gpucloud.service.api.context import AppContext, Context
-from gpucloud.service.api.convert import job_detail, job_out
+from gpucloud.service.api.convert import job_detail, job_out, with_costs
+from gpucloud.service.api.params import ByteOffset, Id, Offset
 from gpucloud.service.api.schemas import JobDetail, JobOut, JobPageOut, JobSubmit, LogOut, SubmitOut
+from gpucloud.service.api.search_params import SearchFilters
+from gpucloud.service.api.submission import submit_request
 from gpucloud.service.auth import CurrentPrincipal, Forbidden, Principal
 from gpucloud.service.store.errors import NotFound
 from gpucloud.service.store.models import JobRow
@@ -23,25 +26,22 @@ from gpucloud.service.submitter import prepare, response_fields
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
+#: the largest rank a log request may name (a gang of this many nodes is far beyond any cluster)
+MAX_RANK = 100_000
+
 
 @router.post("", response_model=SubmitOut, status_code=status.HTTP_201_CREATED,
              responses={200: {"description": "an earlier submit with the same idempotency key", "model": SubmitOut}})
 async def submit_job(body: JobSubmit, ctx: Context, who: CurrentPrincipal) -> Response:
     """Validated from memory (cluster, cached orgs and projects), then stored by the group-commit writer
     together with the submissions arriving at the same time; answered only after the commit."""
-    req = jobs.SubmitRequest(
-        argv=tuple(body.argv), walltime_s=body.walltime, num_gpus=body.num_gpus, nodes=body.nodes,
-        gpu_type=body.gpu_type, name=body.name, env=body.env, cwd=body.cwd, priority_class=body.priority,
-        preemptible=body.preemptible, grace_s=body.grace, org=body.org, project=body.project,
-        idempotency_key=body.idempotency_key, service_class=body.service_class,
-        reservation=body.reservation,
-    )
+    req = submit_request(body)
     now = ctx.clock()
     try:
         if ctx.tenants.warm(who, req):
-            prepared = prepare(ctx.tenants, who, req, ctx.cluster, now)
+            prepared = prepare(ctx.tenants, who, req, ctx.cluster, ctx.command_limits, now)
         else:
-            prepared = await run_in_threadpool(prepare, ctx.tenants, who, req, ctx.cluster, now)
+            prepared = await run_in_threadpool(prepare, ctx.tenants, who, req, ctx.cluster, ctx.command_limits, now)
     except (InputError, Forbidden, NotFound):
         if req.idempotency_key is None:
             raise
@@ -73,7 +73,7 @@ def _job_response(ctx: AppContext, who: Principal, job_id: int) -> Response:
     with ctx.sessions() as session:
         job = session.get(JobRow, job_id)
         assert job is not None
-        out = SubmitOut.model_validate({**job_out(job).model_dump(), "created": False})
+        out = SubmitOut.model_validate({**job_out(job, ctx.clock()).model_dump(), "created": False})
     return _json(out.model_dump(mode="json"), status.HTTP_200_OK)
 
 
@@ -87,51 +87,62 @@ def _existing(ctx: AppContext, who: Principal, key: str) -> Response | None:
 def list_jobs(
     ctx: Context,
     who: CurrentPrincipal,
-    state: JobState | None = None,
-    org: str | None = None,
-    user: str | None = None,
-    limit: int = Query(default=100, ge=1, le=jobs.MAX_PAGE),
-    cursor: int | None = Query(default=None, ge=1, description="next_cursor from the previous page"),
+    filters: Annotated[SearchFilters, Depends()],
+    state: list[JobState] | None = Query(default=None, description="one or more (repeat the parameter)"),
+    sort: str = Query(default="-id", max_length=20, description="id, submitted, name, state, user, org, project, "
+                      "gpus, walltime, priority, started or ended; - in front for descending"),
+    offset: Offset | None = Query(default=None, description="page by offset (the answer counts every match)"),
+    limit: int = Query(default=100, ge=1, le=job_search.MAX_PAGE),
+    cursor: Id | None = Query(default=None, description="next_cursor from the previous page"),
 ) -> JobPageOut:
-    """Jobs the caller may see, newest first."""
-    flt = jobs.JobFilter(state=state, org=org, user=user, limit=limit, cursor=cursor)
+    """Jobs the caller may see, newest first unless ``sort`` says otherwise, narrowed by the filters; each with
+    what it cost."""
+    query = job_search.JobQuery(filters.of(states=state or ()), sort=sort, limit=limit, offset=offset,
+                                cursor=cursor)
+    now = ctx.clock()
     with ctx.sessions() as session:
-        page = jobs.list_jobs(session, who, flt)
-        return JobPageOut(items=[job_out(j) for j in page.items], next_cursor=page.next_cursor)
+        page = job_search.search_jobs(session, who, query)
+        costs = budgets.jobs_costs(session, {j.id: j.run_count for j in page.items})
+        items = [with_costs(job_out(j, now), costs.get(j.id)) for j in page.items]
+        return JobPageOut(items=items, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.get("/{job_id}", response_model=JobDetail)
-def get_job(job_id: int, ctx: Context, who: CurrentPrincipal) -> JobDetail:
+def get_job(job_id: Id, ctx: Context, who: CurrentPrincipal) -> JobDetail:
     with ctx.sessions() as session:
         job = jobs.get_job(session, who, job_id)
-        out = job_detail(job, jobs.job_events(session, job_id))
-        estimated, final = budgets.job_costs(session, job_id)
-        out.estimated_cost = None if estimated is None else str(estimated)
-        out.final_cost = None if final is None else str(final)
-        return out
+        return with_costs(job_detail(job, jobs.job_events(session, job_id), ctx.clock()),
+                          budgets.jobs_costs(session, {job.id: job.run_count}).get(job.id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(job_id: int, ctx: Context, who: CurrentPrincipal) -> JobOut:
+def cancel_job(job_id: Id, ctx: Context, who: CurrentPrincipal) -> JobOut:
     """A pending job is cancelled at once; a running one is stopped by the control loop (cancel_requested)."""
     with ctx.sessions.begin() as session:
-        out = job_out(jobs.cancel_job(session, who, job_id, ctx.clock()))
+        out = job_out(jobs.cancel_job(session, who, job_id, ctx.clock()), ctx.clock())
     ctx.notify()
     return out
 
 
 @router.get("/{job_id}/logs", response_model=LogOut)
 def get_logs(
-    job_id: int,
+    job_id: Id,
     ctx: Context,
     who: CurrentPrincipal,
     stream: Literal["stdout", "stderr"] = "stdout",
-    offset: int = Query(default=0, ge=0),
+    rank: int = Query(default=0, ge=0, le=MAX_RANK, description="the rank (node of the gang) whose output to read"),
+    offset: ByteOffset = 0,
     limit: int = Query(default=65536, ge=1, le=4 * 1024 * 1024),
 ) -> LogOut:
-    """Page through a log: read from ``offset`` and continue from ``next_offset``."""
+    """Page through a rank's log as copied into the database (readable from any replica; a running job's lags
+    about a second): read from ``offset`` and continue from ``next_offset``. ``done``: the job ended and all of
+    its log is here."""
     with ctx.sessions() as session:
-        ended = JobState(jobs.get_job(session, who, job_id).state).terminal
-    chunk = jobs.read_log(ctx.settings.data_dir, job_id, stream, offset, limit)
+        job = jobs.get_job(session, who, job_id)
+        ranks = len(job.placement) if job.placement else None
+        if ranks is not None and rank >= ranks:
+            raise InputError("rank", f"job {job_id} has {ranks} rank(s): 0..{ranks - 1}", rank)
+        ended = JobState(job.state).terminal
+        chunk = logs.read_log(session, job_id, rank, stream, offset, limit)
     return LogOut(stream=stream, text=chunk.text, offset=chunk.offset, next_offset=chunk.next_offset,
                   size=chunk.size, done=ended and chunk.next_offset >= chunk.size)

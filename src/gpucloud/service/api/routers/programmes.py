@@ -7,12 +7,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from gpucloud.money.points import ZERO
 from gpucloud.service import programmes
 from gpucloud.service.api.context import Context
-from gpucloud.service.api.schemas import Name
+from gpucloud.service.api.schemas import Name, RequestBody
 from gpucloud.service.auth import CurrentPrincipal, Principal
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.models import ProgrammeRow
@@ -23,31 +23,28 @@ Kind = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z
 POINTS = "points, a decimal string with at most 4 decimals (e.g. \"1000\")"
 
 
-class ProgrammeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProgrammeIn(RequestBody):
     name: Name
-    share: str = Field(description="the share of eligible usage it pays: a fraction (\"1/2\") or decimal (\"0.5\")")
-    total: str = Field(description=POINTS)
-    org_cap: str | None = Field(default=None, description="most it pays for one org; " + POINTS)
+    share: str = Field(max_length=40, description="the share of eligible usage it pays: a fraction (\"1/2\") or "
+                        "decimal (\"0.5\")")
+    total: str = Field(max_length=40, description=POINTS)
+    org_cap: str | None = Field(default=None, max_length=40, description="most it pays for one org; " + POINTS)
     orgs: list[Name] = Field(default_factory=list, description="orgs eligible by name")
     org_kinds: list[Kind] = Field(default_factory=list, description="orgs eligible by kind (e.g. university)")
-    valid_from: float | None = Field(default=None, allow_inf_nan=False, description="runs that start from then")
-    valid_until: float | None = Field(default=None, allow_inf_nan=False, description="... and before then")
+    valid_from: float | None = Field(default=None, description="runs that start from then")
+    valid_until: float | None = Field(default=None, description="... and before then")
 
 
-class ProgrammeUpdate(BaseModel):
+class ProgrammeUpdate(RequestBody):
     """Only the fields given change; ``org_cap``/``valid_from``/``valid_until`` given as null are removed."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    share: str | None = None
-    total: str | None = None
-    org_cap: str | None = None
+    share: str | None = Field(default=None, max_length=40)
+    total: str | None = Field(default=None, max_length=40)
+    org_cap: str | None = Field(default=None, max_length=40)
     orgs: list[Name] | None = None
     org_kinds: list[Kind] | None = None
-    valid_from: float | None = Field(default=None, allow_inf_nan=False)
-    valid_until: float | None = Field(default=None, allow_inf_nan=False)
+    valid_from: float | None = None
+    valid_until: float | None = None
 
 
 class ProgrammeOut(BaseModel):
@@ -55,7 +52,7 @@ class ProgrammeOut(BaseModel):
     share: str
     total: str
     org_cap: str | None
-    orgs: list[str]
+    orgs: list[str] = Field(description="the orgs eligible by name (others than operators: only their own)")
     org_kinds: list[str]
     valid_from: float | None
     valid_until: float | None
@@ -71,7 +68,8 @@ def _out(row: ProgrammeRow, c: programmes.Commitments, who: Principal) -> Progra
     per_org = {org: str(v) for (p, org), v in sorted(c.org_committed().items())
                if p == row.name and (who.is_operator or org == who.org)}
     return ProgrammeOut(name=row.name, share=row.share, total=str(row.total),
-                        org_cap=None if row.org_cap is None else str(row.org_cap), orgs=list(row.orgs),
+                        org_cap=None if row.org_cap is None else str(row.org_cap),
+                        orgs=[o for o in row.orgs if who.is_operator or o == who.org],  # no other org's name
                         org_kinds=list(row.org_kinds), valid_from=row.valid_from, valid_until=row.valid_until,
                         paid=str(paid), held=str(held), remaining=str(max(ZERO, row.total - paid - held)),
                         org_committed=per_org)

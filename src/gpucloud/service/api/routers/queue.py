@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from gpucloud.service import jobs
+from fastapi import APIRouter, Depends, Query
+
+from gpucloud.service import job_search
 from gpucloud.service.api.context import Context
 from gpucloud.service.api.convert import job_out
+from gpucloud.service.api.params import Offset
 from gpucloud.service.api.schemas import QueueEntryOut, QueueOut
+from gpucloud.service.api.search_params import SearchFilters
 from gpucloud.service.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 
 
 @router.get("", response_model=QueueOut)
-def get_queue(ctx: Context, who: CurrentPrincipal, org: str | None = None) -> QueueOut:
-    """Operators see every org's entries (or ``?org=``); everyone else their org's. ``job.reason`` says why
-    each one waits; ``total_pending`` counts the whole queue."""
+def get_queue(
+    ctx: Context,
+    who: CurrentPrincipal,
+    filters: Annotated[SearchFilters, Depends()],
+    sort: str = Query(default="position", max_length=20, description="position, queued, submitted, name, user, "
+                      "org, project, gpus, walltime or priority; - in front for descending"),
+    offset: Offset = 0,
+    limit: int | None = Query(default=None, ge=1, le=job_search.MAX_PAGE, description="default: every entry"),
+) -> QueueOut:
+    """Operators see every org's entries; everyone else their org's, narrowed by the filters. ``job.reason``
+    says why each one waits; ``total_pending`` counts the whole queue, ``total`` the entries that match."""
+    now = ctx.clock()
     with ctx.sessions() as session:
-        entries, total = jobs.queue(session, who, org)
-        return QueueOut(total_pending=total,
-                        items=[QueueEntryOut(position=e.position, job=job_out(e.job)) for e in entries])
+        page = job_search.queue_page(session, who, filters.of(), sort, offset, limit)
+        return QueueOut(total_pending=page.total_pending, total=page.total,
+                        items=[QueueEntryOut(position=e.position, job=job_out(e.job, now)) for e in page.items])

@@ -11,6 +11,8 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from gpucloud.service import reservations as res
 from gpucloud.service.api.context import AppContext, Context
+from gpucloud.service.api.params import Id
+from gpucloud.service.api.schemas import RequestBody
 from gpucloud.service.auth import CurrentPrincipal
 from gpucloud.service.store.models import ReservationRow
 from gpucloud.times import parse_time, time_input
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/reservations", tags=["reservations"])
 Instant = Annotated[float, BeforeValidator(parse_time)]
 
 
-class ReservationIn(BaseModel):
+class ReservationIn(RequestBody):
     gpu_type: str = Field(min_length=1, max_length=100)
     nodes: int = Field(ge=1, le=100_000, description="whole nodes of the GPU type")
     start: Instant = Field(description="epoch seconds or ISO 8601")
@@ -31,7 +33,7 @@ class ReservationIn(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(RequestBody):
     note: str = Field(default="", max_length=1000)
 
 
@@ -115,13 +117,13 @@ def free_capacity(ctx: Context, who: CurrentPrincipal, start: Annotated[str, Que
 
 
 @router.get("/{rid}", response_model=ReservationOut)
-def get_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
+def get_reservation(rid: Id, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
     with ctx.sessions() as session:
         return out(res.get(session, who, rid), ctx.clock(), ctx)
 
 
 @router.post("/{rid}/approve", response_model=ReservationOut)
-def approve_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
+def approve_reservation(rid: Id, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
     """Operator: choose the nodes and charge the full price at the tariff's ``reserved`` rate (409 when not
     enough nodes are free for the window)."""
     now = ctx.clock()
@@ -132,14 +134,14 @@ def approve_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> Reserv
 
 
 @router.post("/{rid}/reject", response_model=ReservationOut)
-def reject_reservation(rid: int, body: DecisionIn, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
+def reject_reservation(rid: Id, body: DecisionIn, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
     now = ctx.clock()
     with ctx.sessions.begin() as session:
         return out(res.reject(session, who, rid, now, body.note), now, ctx)
 
 
 @router.post("/{rid}/cancel", response_model=ReservationOut)
-def cancel_reservation(rid: int, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
+def cancel_reservation(rid: Id, ctx: Context, who: CurrentPrincipal) -> ReservationOut:
     """The org's admin or an operator: refunded in full up to the cut-off before the start; the pending jobs
     that name it are cancelled."""
     now = ctx.clock()

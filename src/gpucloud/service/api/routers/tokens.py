@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from gpucloud.service.api.context import Context
 from gpucloud.service.api.convert import token_created, token_out
+from gpucloud.service.api.params import Id
 from gpucloud.service.api.routers.users import visible_user
 from gpucloud.service.api.schemas import TokenCreate, TokenCreated, TokenOut
 from gpucloud.service.auth import CurrentPrincipal, get_token, issue_token, list_tokens, revoke_token
@@ -42,7 +43,7 @@ def get_tokens(ctx: Context, who: CurrentPrincipal,
 
 
 @router.post("/{token_id}/revoke", response_model=TokenOut)
-def revoke(token_id: int, ctx: Context, who: CurrentPrincipal) -> TokenOut:
+def revoke(token_id: Id, ctx: Context, who: CurrentPrincipal) -> TokenOut:
     with ctx.sessions.begin() as session:
         row = get_token(session, token_id)
         if not who.sees_user(row.user):

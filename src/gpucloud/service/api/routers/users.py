@@ -1,4 +1,5 @@
-"""``/api/v1/users``: create (operator; org-admins in their own org), list and read (as visible)."""
+"""``/api/v1/users``: create (operator; org-admins in their own org), list and read (as visible), change a role
+or deactivate (:mod:`gpucloud.service.user_admin`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from sqlalchemy.orm import Session
 from gpucloud.errors import InputError
 from gpucloud.service.api.context import Context
 from gpucloud.service.api.convert import user_out
-from gpucloud.service.api.schemas import UserCreate, UserOut
+from gpucloud.service.api.schemas import UserCreate, UserOut, UserUpdate
 from gpucloud.service.auth import CurrentPrincipal, Forbidden, Principal
 from gpucloud.service.store import tenants
 from gpucloud.service.store.errors import NotFound
 from gpucloud.service.store.models import UserRow
+from gpucloud.service.user_admin import update_user as update
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -52,6 +54,18 @@ def list_users(ctx: Context, who: CurrentPrincipal) -> list[UserOut]:
         raise Forbidden("only operators and org-admins may list users")
     with ctx.sessions() as session:
         return [user_out(u) for u in tenants.list_users(session, None if who.is_operator else who.org_id)]
+
+
+@router.patch("/{name}", response_model=UserOut)
+def update_user(name: str, body: UserUpdate, ctx: Context, who: CurrentPrincipal) -> UserOut:
+    """Change a user's role (member ↔ org-admin) or deactivate / reactivate them (operators; org-admins in their
+    org; not yourself). Takes effect at once on this server, within 5 s on other replicas."""
+    with ctx.sessions.begin() as session:
+        user = update(session, who, visible_user(session, who, name), role=body.role, active=body.active,
+                      now=ctx.clock())
+        out = user_out(user)
+    ctx.token_cache.forget_all()  # cached principals carry the role and stand for an active user
+    return out
 
 
 @router.get("/{name}", response_model=UserOut)
