@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from gpucloud.sdk.aio import AsyncClient
     from gpucloud.sdk.client import Client
     from gpucloud.sdk.errors import ApiError, NotLoggedIn, WaitTimeout
-    from gpucloud.sdk.models import Job, JobEvent, Placement, Queue, QueueEntry, UsageRow
+    from gpucloud.sdk.models import Cancelled, Job, JobEvent, Placement, Queue, QueueEntry, UsageRow
 
 #: Public name → the module that defines it.
 _EXPORTS = {
@@ -24,10 +24,11 @@ _EXPORTS = {
     "ApiError": "gpucloud.sdk.errors", "NotLoggedIn": "gpucloud.sdk.errors", "WaitTimeout": "gpucloud.sdk.errors",
     "Job": "gpucloud.sdk.models", "JobEvent": "gpucloud.sdk.models", "Placement": "gpucloud.sdk.models",
     "Queue": "gpucloud.sdk.models", "QueueEntry": "gpucloud.sdk.models", "UsageRow": "gpucloud.sdk.models",
+    "Cancelled": "gpucloud.sdk.models",
 }
 
-__all__ = ["ApiError", "AsyncClient", "Client", "Job", "JobEvent", "NotLoggedIn", "Placement", "Queue", "QueueEntry",
-           "UsageRow", "WaitTimeout", "__version__"]
+__all__ = ["ApiError", "AsyncClient", "Cancelled", "Client", "Job", "JobEvent", "NotLoggedIn", "Placement", "Queue",
+           "QueueEntry", "UsageRow", "WaitTimeout", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -46,10 +46,11 @@ def test_a_long_job_is_promoted_and_finishes_while_short_jobs_keep_coming() -> N
     assert segs[-1][1] < 4100.0, segs
 
 
-def test_the_default_limits_bound_the_wait_of_a_long_job() -> None:
-    """With the defaults and small thresholds, L still finishes before the stream ends."""
+def test_the_default_minimum_run_keeps_short_jobs_from_cutting_a_run_into_slices() -> None:
+    """With the defaults (a 1,800-s minimum run) and small thresholds, L crosses into queue 1 at t=100 but none
+    of the 40-s jobs may preempt it before it ran 1,800 s: it runs through (1,000 s) in one piece."""
     segs = stream(SchedulerConfig(las_thresholds=(100.0,)))["L"]
-    assert segs[-1][1] < 4100.0, segs
+    assert segs == [(0.0, 1000.0)]
 
 
 def test_promotion_resets_attained_service_and_the_admission_says_so() -> None:

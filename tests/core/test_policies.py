@@ -252,8 +252,8 @@ def test_borrowing_limit_caps_an_org() -> None:
 
 # --- las ------------------------------------------------------------------------------------------------
 
-#: one threshold; a job that ran t seconds is promoted after waiting 5 t; no minimum run time
-LAS = SchedulerConfig(las_thresholds=(400.0,), las_starve_limit=5.0, las_min_run=0.0)
+#: one threshold of 400 GPU-seconds; a job that ran t seconds is promoted after waiting 5 t; no minimum run time
+LAS = SchedulerConfig(las_thresholds=(400.0,), las_gpu_time=True, las_starve_limit=5.0, las_min_run=0.0)
 
 
 def test_las_new_job_preempts_a_job_that_crossed_the_threshold() -> None:
@@ -293,7 +293,7 @@ def test_las_starving_job_is_promoted() -> None:
     assert segments(res, "L") == [(0, 100), (640, 645)]
     assert by_id(res)["L"].preemptions == 1
 
-    never = SchedulerConfig(las_thresholds=(400.0,), las_starve_limit=1e9, las_min_run=0.0)
+    never = SchedulerConfig(las_thresholds=(400.0,), las_gpu_time=True, las_starve_limit=1e9, las_min_run=0.0)
     res = run("1x4", jobs, "las", scheduler=never)
     st = starts(res)
     assert [st[f"S{k}"] for k in range(10)] == [100, 190, 280, 370, 460, 550, 640, 730, 820, 910]
@@ -447,3 +447,17 @@ def test_gpus_freed_for_a_preemptor_are_kept_for_it(policy: str) -> None:
     assert segments(res, "lo1") == [(0, 40), (140, 1100)]
     assert segments(res, "lo2") == [(0, 30), (140, 1110)]
     assert res.preemptions == 2
+
+
+def test_srtf_without_known_durations_orders_by_walltime() -> None:
+    """As the live server: ``srtf`` sees only walltimes when the replay does not tell it the true durations.
+    1 node × 4 GPUs; A (4 GPUs, 100 s, walltime 1,000) and B (4 GPUs, 300 s, walltime 400) at t=0: the oracle
+    runs A first (shorter), the walltimes say B."""
+    from gpucloud.sim.engine import SimConfig, simulate
+
+    jobs = [job("A", 4, 0, 100, 1000), job("B", 4, 0, 300, 400)]
+    oracle = simulate(parse_inline("1x4"), jobs, "srtf", config=SimConfig(checkpoint_interval=0))
+    live = simulate(parse_inline("1x4"), jobs, "srtf",
+                    config=SimConfig(checkpoint_interval=0, known_durations=False))
+    assert starts(oracle) == {"A": 0, "B": 100}
+    assert starts(live) == {"A": 300, "B": 0}

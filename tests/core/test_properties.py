@@ -11,8 +11,8 @@ Checked on the simulator's output rows (segments with ``node/gpu`` labels, job r
   window is gone); each run is cut by the walltime plus the grace period;
 * each org holds at most its quota plus its borrowing limit of each GPU type at every instant (outside its
   booking);
-* a job naming a booking runs only on its nodes, inside its window; no other job holds a booked node during the
-  window;
+* a job naming a booking runs only on its nodes, inside its window (but for its grace period); no other job
+  holds a booked node during the window;
 * the driver rebuilt from its exported state before every cycle (as a server reading the database) replays
   exactly as the one that lived through the history.
 
@@ -282,8 +282,9 @@ def check_bookings(case: Case, res: SimResult) -> None:
         booked = {case.cluster.nodes[n].name for n in b.nodes}
         for s in res.segments:
             nodes = {g.split("/")[0] for g in s.gpus}
-            if specs[s.job_id].reservation == b.id:
-                assert nodes <= booked and b.start <= s.start_time and s.end_time <= b.end, (s.job_id, b)
+            spec = specs[s.job_id]
+            if spec.reservation == b.id:  # by its walltime: its grace may run past the window
+                assert nodes <= booked and b.start <= s.start_time and s.end_time <= b.end + spec.grace, (s, b)
             elif nodes & booked and s.end_time > s.start_time:
                 assert s.end_time <= b.start or s.start_time >= b.end, (s.job_id, s.start_time, s.end_time, b)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,21 @@ class Rig:
 
     def state(self, jid: int, *states: str) -> dict[str, Any]:
         return self.until(jid, lambda j: j["state"] in states, "/".join(states))
+
+
+@contextmanager
+def sqlite_rig(tmp_path: Path, cluster: str) -> Iterator[Rig]:
+    """A rig on SQLite with its own cluster (the ``rig`` fixture's is 1x4)."""
+    clock = FakeClock()
+    world = make_world(f"sqlite:///{tmp_path / 'gpucloud.db'}", tmp_path, clock, cluster_file=cluster)
+    r = Rig(world, clock, None, tmp_path)  # type: ignore[arg-type]
+    r.loop = r.new_loop()
+    try:
+        yield r
+    finally:
+        r.loop.executor.close()
+        world.client.close()
+        world.app.state.gpucloud.engine.dispose()
 
 
 @pytest.fixture
@@ -226,11 +242,7 @@ def test_restart_reattaches_running_jobs_and_settles_admitted_ones(rig: Rig) -> 
 
 
 def test_a_launch_cut_short_by_a_crash_is_stopped_and_failed_never_repeated(tmp_path: Path) -> None:
-    clock = FakeClock()
-    world = make_world(f"sqlite:///{tmp_path / 'gpucloud.db'}", tmp_path, clock, cluster_file="2x4:H100")
-    rig = Rig(world, clock, None, tmp_path)  # type: ignore[arg-type]
-    rig.loop = rig.new_loop()
-    try:
+    with sqlite_rig(tmp_path, "2x4:H100") as rig:
         rig.loop.tick()
         jid = rig.submit(["sleep", "30"], nodes=2, num_gpus=2, priority="low")
         rig.loop.executor.close()
@@ -250,10 +262,6 @@ def test_a_launch_cut_short_by_a_crash_is_stopped_and_failed_never_repeated(tmp_
         assert "137" in (rig.job_dir(jid) / "exit.1.0").read_text()
         assert not Path(f"/proc/{keeper}").exists() or "Z" in Path(f"/proc/{keeper}/stat").read_text().split()[2]
         old.close()
-    finally:
-        rig.loop.executor.close()
-        world.client.close()
-        world.app.state.gpucloud.engine.dispose()
 
 
 @sqlite_only
@@ -313,11 +321,7 @@ def test_one_leader_per_database_and_a_former_leader_is_fenced(db_url: str) -> N
 
 
 def test_a_failing_rank_stops_the_whole_gang_and_fails_it_with_its_status(tmp_path: Path) -> None:
-    clock = FakeClock()
-    world = make_world(f"sqlite:///{tmp_path / 'gpucloud.db'}", tmp_path, clock, cluster_file="2x4:H100")
-    rig = Rig(world, clock, None, tmp_path)  # type: ignore[arg-type]
-    rig.loop = rig.new_loop()
-    try:
+    with sqlite_rig(tmp_path, "2x4:H100") as rig:
         script = ('if [ "$RANK" = 1 ]; then sleep 0.3; exit 3; fi; '
                   'trap "echo stopped; exit 1" TERM; while :; do sleep 0.05; done')
         jid = rig.submit(["sh", "-c", script], nodes=2, num_gpus=8, walltime=3600, grace=30)
@@ -328,10 +332,6 @@ def test_a_failing_rank_stops_the_whole_gang_and_fails_it_with_its_status(tmp_pa
         assert '"code": 1' in (rig.job_dir(jid) / "exit.1.0").read_text()
         logs = rig.world.call("alice", "GET", f"/api/v1/jobs/{jid}/logs?rank=0").json()
         assert (logs["text"], logs["done"]) == ("stopped\n", True)  # its log is in the database, complete
-    finally:
-        rig.loop.executor.close()
-        world.client.close()
-        world.app.state.gpucloud.engine.dispose()
 
 
 def test_every_end_the_executor_reports_is_committed_whatever_the_tick_it_comes_in(tmp_path: Path) -> None:

@@ -53,13 +53,16 @@ JSON = Arg("--json", dest="as_json", action="store_true", help="Print the server
 
 
 class Command:
-    """A command: its name, its arguments, and the function that runs it with the parsed arguments."""
+    """A command: its name, its arguments, and the function that runs it with the parsed arguments. A ``raw``
+    command parses its own words (``a.words``: everything after the command, e.g. Slurm's options for
+    ``gpucloud sbatch``); its ``args`` only document them in ``--help``."""
 
-    def __init__(self, name: str, run: Run, args: Sequence[Arg], epilog: str = "") -> None:
+    def __init__(self, name: str, run: Run, args: Sequence[Arg], epilog: str = "", raw: bool = False) -> None:
         self.name = name
         self.run = run
         self.args = args
         self.epilog = epilog
+        self.raw = raw
         self.help = dedent(run.__doc__ or "")
 
     @property
@@ -73,6 +76,8 @@ class Command:
     def build(self, parser: argparse.ArgumentParser) -> None:
         for arg in self.args:
             parser.add_argument(*arg.flags, **arg.options)
+        if self.raw:
+            parser.add_argument("words", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         parser.set_defaults(_run=self.run)
 
 
@@ -90,11 +95,12 @@ class Group:
     def summary(self) -> str:
         return summary_of(self.help)
 
-    def command(self, name: str, *args: Arg, epilog: str = "") -> Callable[[Run], Run]:
-        """Declare the decorated function as the command ``name`` with these arguments."""
+    def command(self, name: str, *args: Arg, epilog: str = "", raw: bool = False) -> Callable[[Run], Run]:
+        """Declare the decorated function as the command ``name`` with these arguments (``raw``: see
+        :class:`Command`)."""
 
         def add(run: Run) -> Run:
-            self.children[name] = Command(name, run, args, epilog)
+            self.children[name] = Command(name, run, args, epilog, raw)
             return run
 
         return add
@@ -185,7 +191,19 @@ def parse(node: Command | Group, prog: str, argv: Sequence[str]) -> Namespace:
     """Parse ``argv`` for ``node`` (``prog`` is how it was called, e.g. ``gpucloud org``)."""
     parser = Parser(prog=prog, **_parser_options(node))
     node.build(parser)
+    if isinstance(node, Command) and node.raw and not wants_help(argv):
+        argv = ["--", *argv]  # every word is the command's own (a.words starts with this "--")
     return parser.parse_args(list(argv))
+
+
+def wants_help(argv: Sequence[str]) -> bool:
+    """Whether ``-h`` or ``--help`` comes before the first word that is not an option."""
+    for word in argv:
+        if word in ("-h", "--help"):
+            return True
+        if not word.startswith("-"):
+            return False
+    return False
 
 
 def run(node: Command | Group, prog: str, argv: Sequence[str]) -> int:
@@ -195,7 +213,10 @@ def run(node: Command | Group, prog: str, argv: Sequence[str]) -> int:
         if not hasattr(args, "_run"):  # a group without its command: show what it has
             sys.stdout.write(args._help())
             return EXIT_INPUT_ERROR
-        args._run(args)
+        try:
+            args._run(args)
+        except SystemExit as exc:  # a command's own exit status (sbatch --wait: the job's; scancel: 1)
+            return exc.code if isinstance(exc.code, int) else EXIT_INPUT_ERROR
     except BrokenPipeError:  # the reader went away (``gpucloud jobs | head``): stop quietly, as if by SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE

@@ -25,6 +25,7 @@ COMMANDS = {
     "usage": "money", "budget": "money", "tariff": "money", "programme": "money",
     "reservation": "reservations", "node": "reservations",
     "admin": "recover",
+    "sbatch": "sbatch", "squeue": "squeue", "scancel": "scancel", "sacct": "sacct", "sinfo": "sinfo",
 }
 #: The commands of the Typer app in :mod:`gpucloud.cli.main`, with their summaries for ``gpucloud --help``.
 TYPER_COMMANDS = {

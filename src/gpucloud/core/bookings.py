@@ -8,8 +8,10 @@ type kept for ``org`` during ``[start, end)``. The rules, applied every cycle by
 * A booked node whose window has not ended is hidden from the free index. Only two kinds of job may use it:
   a job that names the booking, while the window is open and if it ends by the window's end (it never
   competes with anything else: only the booking's nodes are searched); and any other job that ends before
-  the window starts (backfill onto booked nodes), tried when it fits nowhere else. "Ends" counts the grace
-  period after the walltime (:func:`gpucloud.core.lifetime.span`): the job may hold its GPUs until then.
+  the window starts (backfill onto booked nodes), tried when it fits nowhere else. For the other jobs "ends"
+  counts the grace period after the walltime (:func:`gpucloud.core.lifetime.span`): they may hold their GPUs
+  until then. A job in its own booking must end by the window's end by its walltime (as the service checks at
+  submission); its grace may run past it.
 * Jobs on hidden nodes are never chosen as preemption victims, and EASY backfill does not plan the head job
   onto them.
 * When a window is open, a job of anyone else still on its nodes is preempted (:meth:`Fence.trespassers`).

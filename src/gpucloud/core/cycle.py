@@ -8,9 +8,9 @@ preemption only marks victims — their GPUs stay held until the caller reports 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 
-from gpucloud.core.aging import next_starving, starving
+from gpucloud.core.aging import next_starving, overdue, overdue_first, starving
 from gpucloud.core.bookings import Fence
 from gpucloud.core.fit_memory import FitMemory
 from gpucloud.core.free_index import low_bits
@@ -87,10 +87,7 @@ def admit(state: SchedulerState, policy: Policy, job: PendingJob, placement: Pla
     del state.pending[job.spec.id]
     state.unqueued(job)
     state.nominated.pop(job.spec.id, None)
-    state.running[job.spec.id] = run
-    state.by_end.add(run)
-    state.used_of(job.spec.org)[placement.gpu_type] += placement.gpus
-    state.running_priorities[job.spec.priority] += 1
+    state.holding(run)
     policy.started(run)
     return run
 
@@ -106,12 +103,17 @@ def try_preempt(
     """
     fence = state.fence
     fenced = fence.fenced_jobs(state.running) if fence is not None else ()
-    candidates = [v for v in policy.victims(job, now)
-                  if v.spec.id not in fresh and v.spec.id not in fenced and not stopping(v, now)]
-    if not candidates:
-        return False
+
+    def candidates(gpu_type: str) -> Iterator[RunningJob]:
+        """The policy's victims on ``gpu_type``, produced as the search needs them (it stops soon after they
+        make room)."""
+        for v in policy.victims(job, now):
+            if (v.placement.gpu_type == gpu_type and v.spec.id not in fresh and v.spec.id not in fenced
+                    and not stopping(v, now)):
+                yield v
+
     for gpu_type, shape in opts:
-        victims = choose_victims(state, gpu_type, shape, candidates, policy.victim_tier)
+        victims = choose_victims(state, gpu_type, shape, candidates(gpu_type), policy.victim_tier)
         if victims:
             for v in victims:
                 preempt(policy, v, now, job.spec.id)
@@ -210,16 +212,29 @@ class _Cycle:
         self.unseen_nominated = set(state.nominated)
 
     def reservation(self) -> Reservation | None:
-        """The head job's reservation (EASY backfill), planned on first use in this cycle (on this cycle's state:
-        never kept from an earlier cycle, whose plan a job admitted ahead of the head may have broken)."""
+        """The head job's reservation (EASY backfill), planned on first use in this cycle, on this cycle's state —
+        or the plan of an earlier cycle if neither the free GPUs nor the running jobs changed since (then only
+        the time moved, and the plan with it): a job admitted ahead of the head changes the free GPUs."""
         if self.head is not None and not self._planned:
             self._planned = True
             jid, opts = self.head
-            by_end = self.policy.running_by_end()
+            state = self.state
             fence = self.fence
-            if fence is not None:
-                by_end = (r for r in by_end if not fence.touches(r.placement))
-            self._reservation = earliest_start(self.state, jid, opts, by_end, self.now)
+            key = (jid, tuple(opts), state.index.version, state.ends_version)
+            cached = state.reservation_cache
+            if fence is None and cached is not None and cached[0] == key:
+                res = cached[1]
+                self._reservation = None if res is None else Reservation(
+                    jid, max(self.now, res.start), res.placement, dict(res.spare))
+            else:
+                by_end = self.policy.running_by_end()
+                if fence is not None:
+                    by_end = (r for r in by_end if not fence.touches(r.placement))
+                self._reservation = earliest_start(state, jid, opts, by_end, self.now)
+                if fence is None:
+                    res = self._reservation
+                    state.reservation_cache = (key, None if res is None else Reservation(
+                        jid, res.start, res.placement, dict(res.spare)))
             if self._reservation is not None:
                 self.result.head_reservation = (jid, self._reservation.start)
         return self._reservation
@@ -229,7 +244,7 @@ class _Cycle:
         every kind of job still in the queue is known to be hopeless."""
         if self.blocked is not None:
             return True
-        if self.open_classes is not None and not self.open_classes and not self.unseen_nominated:
+        if self.all_hopeless():
             return True
         if not self.exhausted:
             # Free capacity only shrinks and failure memories only grow within a cycle.
@@ -239,6 +254,11 @@ class _Cycle:
         if self.early_until is not None:
             return False
         return self.attempts <= 0 or not self.policy.may_preempt()
+
+    def all_hopeless(self) -> bool:
+        """Is every kind of job still queued known to be hopeless, and every job waiting for its victims done
+        (so that nothing is left for this cycle)?"""
+        return self.open_classes is not None and not self.open_classes and not self.unseen_nominated
 
     def place_job(self, job: PendingJob, opts: list[tuple[str, Shape]]) -> Placement | None:
         if self.may_go_early(job):
@@ -271,10 +291,10 @@ class _Cycle:
             opts = [(t, sh) for t, sh in opts if not self.preempt_failed.known(t, sh.nodes, sh.per_node)]
             if not opts:
                 return False
+        self.attempts -= 1  # a job whose like found nothing counts too: the cycle still ends after so many
         kind = self.policy.victim_class(job)
         if kind is not None and kind in self.kinds_failed:
             return False
-        self.attempts -= 1
         if try_preempt(self.state, self.policy, job, opts, self.now, self.result, self.fresh):
             return True
         if kind is not None:
@@ -343,8 +363,10 @@ class _Cycle:
         state, now, jid = self.state, self.now, job.spec.id
         booking = state.bookings.get(job.spec.reservation or "")
         fence = self.fence
+        # By its walltime, as the service checks at submission: its grace may run past the window (a job of
+        # another org on those nodes in a next window would be preempted then, as any trespasser).
         if (booking is None or fence is None or booking.org != job.spec.org or not booking.open_at(now)
-                or now + span(job.spec) > booking.end):
+                or now + job.spec.walltime > booking.end):
             self.result.waiting[jid] = WaitReason.RESERVATION
             return
         placement = fence.place_booked(booking, state.shapes[jid])
@@ -369,22 +391,16 @@ class _Cycle:
         """Try one job: admit it, or record why not (and reserve, block or preempt by the policy's mode)."""
         state, result, jid = self.state, self.result, job.spec.id
         self.unseen_nominated.discard(jid)
-        shape_class = state.shape_class.get(jid)
-        # A job running past the reservation can fail for more reasons than one that ends before it.
-        cls = None if shape_class is None else (shape_class, self.runs_past_reservation(job))
-        if (cls in self.hopeless_classes and jid not in state.nominated and not self.may_go_early(job)
-                and not self.may_head(job)):
-            result.waiting[jid] = self.idle_reason()
-            return
         if self.hopeless(job):
             if jid in state.nominated:
                 result.waiting[jid] = WaitReason.PREEMPTING
                 hold_for(state, job, options(state, job)[0], self.held)
                 return
-            if cls is not None:
-                # Failure memories only grow within a cycle, so every job of this class is hopeless too.
-                self.hopeless_classes.add(cls)
-                self.close_class(cls)
+            # Failure memories only grow within a cycle, so every job of its class is hopeless too (a job
+            # running past the reservation can fail for more reasons than one that ends before it).
+            cls = (state.shape_class[jid], self.runs_past_reservation(job))
+            self.hopeless_classes.add(cls)
+            self.close_class(cls)
             result.waiting[jid] = self.idle_reason()
             return
         opts, refused = options(state, job)
@@ -455,6 +471,10 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
                           key=lambda j: seq[j.spec.id]):
             cycle.step_booked(job)
     jobs = policy.order(now)
+    if policy.bounds_waits:
+        first = overdue(state, now)
+        if first:
+            jobs = overdue_first(jobs, first)
     hopeless, shape_class, nominated = cycle.hopeless_classes, state.shape_class, state.nominated
     early_until = cycle.early_until
     for job in jobs:
@@ -466,10 +486,9 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
                     result.waiting.setdefault(jid, WaitReason.RESERVATION)
             continue
         # Fast path: a job of a class already known to be hopeless in this cycle.
-        res = cycle._reservation
-        key = (shape_class[jid], res is not None and now + span(job.spec) > res.start)
-        if key in hopeless and jid not in nominated and (
-                early_until is None or not cycle.may_go_early(job)) and not cycle.may_head(job):
+        if hopeless and (shape_class[jid], cycle.runs_past_reservation(job)) in hopeless and (
+                jid not in nominated and (early_until is None or not cycle.may_go_early(job))
+                and not cycle.may_head(job)) and not cycle.all_hopeless():
             if explain:
                 result.order.append(jid)
                 result.waiting[jid] = cycle.idle_reason()
@@ -495,9 +514,10 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
         policy.dequeue(job)
     result.wake_at = policy.wake_at(now)
     if policy.mode is Mode.SKIP and state.pending:
-        starts = next_starving(state, now)
-        if starts is not None and (result.wake_at is None or starts < result.wake_at):
-            result.wake_at = starts
+        for at in (next_starving(state, now, state.config.starve_after),
+                   next_starving(state, now, state.config.overdue_after) if policy.bounds_waits else None):
+            if at is not None and (result.wake_at is None or at < result.wake_at):
+                result.wake_at = at
     # Strict mode, nothing started or preempted, the head blocked: until something changes (a release, a
     # job ranked before the head, bookings), the next cycle would find the same (see Scheduler.cycle).
     head = cycle.blocked

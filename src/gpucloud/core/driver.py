@@ -180,9 +180,10 @@ class Driver:
 
     def _over(self, run: RunningJob, now: float) -> None:
         self._ended.append(EndedRun(run.spec.org, run.placement.gpu_type, run.placement.gpus, run.start, now))
-        key = (run.spec.id, run.start)
-        self._termed.discard(key)
-        self._killed.discard(key)
+        if self._signals is not None:
+            key = (run.spec.id, run.start)
+            self._termed.discard(key)
+            self._killed.discard(key)
 
     def undo_admission(self, job_id: str, now: float) -> RunningJob:
         """Take back a job admitted in the last cycle that the caller could not start (e.g. its project cannot

@@ -49,7 +49,7 @@ def to_mask(gpus: tuple[int, ...]) -> int:
 class FreeIndex:
     """Free GPUs per node (a bitmask) and, per GPU type, nodes bucketed by their free count."""
 
-    __slots__ = ("buckets", "caching", "cluster", "free", "heaps", "mask", "memory", "type_free")
+    __slots__ = ("buckets", "caching", "cluster", "free", "heaps", "mask", "memory", "type_free", "version")
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -68,6 +68,8 @@ class FreeIndex:
             self.heaps[t] = [sorted(b) for b in buckets]
         self.caching = True
         self.memory = FitMemory()
+        #: counts every change of the free GPUs: what was computed from the index holds while it is unchanged
+        self.version = 0
 
     def copy(self) -> FreeIndex:
         new = FreeIndex.__new__(FreeIndex)
@@ -79,6 +81,7 @@ class FreeIndex:
         new.type_free = self.type_free.copy()
         new.caching = True
         new.memory = FitMemory()
+        new.version = 0
         return new
 
     @classmethod
@@ -94,6 +97,7 @@ class FreeIndex:
         new.type_free = dict.fromkeys(cluster.gpu_types, 0)
         new.caching = True
         new.memory = FitMemory()
+        new.version = 0
         for node, mask in masks.items():
             if mask:
                 new._set(node, mask)
@@ -104,6 +108,7 @@ class FreeIndex:
         return sum(self.type_free.values())
 
     def _set(self, node: int, mask: int) -> None:
+        self.version += 1
         t = self.cluster.nodes[node].gpu_type
         old = self.free[node]
         new = mask.bit_count()

@@ -1,12 +1,12 @@
 """Choosing victims: which running jobs to preempt so that a blocked job fits.
 
-Removing victims is simulated arithmetically on the free index — per node, the GPUs that would be free — and
-never changes it: a job of ``n`` nodes × ``p`` GPUs fits once ``n`` nodes of its type would have ``p`` free
-(which is when topology-aware placement finds it a place; Kueue's "simulate a removal, then restore").
+Removing victims is simulated arithmetically on the free index (:class:`gpucloud.core.room.Room`) and never
+changes it (Kueue's "simulate a removal, then restore", without the restore).
 
-The policy lists the candidates in its order of preference, each with a tier (:meth:`Policy.victim_tier`: the
-victim's priority class first). Victims are taken from the lowest tiers that can make room. Among the sets of
-those candidates whose removal lets the job fit, the one chosen
+The policy lists the candidates in its order of preference, lowest tier first (:meth:`Policy.victim_tier`: the
+victim's priority class first). The search takes them in that order until they make room together, and then
+up to :data:`WINDOW` more of the same tier: victims come from the lowest tiers that can make room. Among the
+sets of those candidates whose removal lets the job fit, the one chosen
 
 1. takes no org below its guarantee of the GPU type, when some set does not;
 2. preempts the fewest GPUs;
@@ -19,69 +19,41 @@ pruned of every victim it can do without (the largest first).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from gpucloud.core.free_index import FreeIndex
+from gpucloud.core.room import Room
 from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import RunningJob
 from gpucloud.model.job import Shape
 
 #: A victim set's rank: (takes an org below its guarantee, GPUs, jobs, sum of preference positions).
 Score = tuple[bool, int, int, int]
-
-
-class _Room:
-    """The free GPUs per node of one GPU type as victims are (virtually) removed and put back, and how many
-    nodes would have the ``per_node`` GPUs a shape needs."""
-
-    def __init__(self, index: FreeIndex, gpu_type: str, shape: Shape) -> None:
-        self.free = index.free
-        self.need = shape.per_node
-        self.nodes = shape.nodes
-        self.added: dict[int, int] = {}
-        self.eligible = index.nodes_with(gpu_type, shape.per_node)
-
-    def add(self, run: RunningJob, sign: int = 1) -> None:
-        need, added, free = self.need, self.added, self.free
-        for n, gs in run.placement.nodes:
-            before = free[n] + added.get(n, 0)
-            after = before + sign * len(gs)
-            added[n] = after - free[n]
-            if before < need <= after:
-                self.eligible += 1
-            elif after < need <= before:
-                self.eligible -= 1
-
-    @property
-    def fits(self) -> bool:
-        return self.eligible >= self.nodes
+#: How many candidates past the first point where they make room the search still considers (of the same tier):
+#: enough to find fewer or smaller victims, few enough that a search among thousands of running jobs stays cheap.
+WINDOW = 32
 
 
 def choose_victims(
-    state: SchedulerState, gpu_type: str, shape: Shape, candidates: Sequence[RunningJob],
+    state: SchedulerState, gpu_type: str, shape: Shape, candidates: Iterable[RunningJob],
     tier: Callable[[RunningJob], tuple[float, ...]],
 ) -> list[RunningJob] | None:
-    """The victims on ``gpu_type`` whose removal lets ``shape`` fit (see the module); None if none do."""
-    index = state.index
-    pool = [v for v in candidates if v.placement.gpu_type == gpu_type and not v.preempting]
-    free = index.type_free[gpu_type]
-    if free + sum(v.placement.gpus for v in pool) < shape.gpus:
-        return None
-    # The lowest tiers that can make room: every candidate of the prefix removed at once must be enough.
-    tiers = [tier(v) for v in pool]
-    order = sorted(range(len(pool)), key=tiers.__getitem__)  # stable: the policy's order within a tier
-    pool = [pool[i] for i in order]
-    tiers = [tiers[i] for i in order]
-    room = _Room(index, gpu_type, shape)
-    i = 0
-    while i < len(pool):
-        t = tiers[i]
-        while i < len(pool) and tiers[i] == t:
-            room.add(pool[i])
-            i += 1
-        if room.fits:
-            return _best(state, gpu_type, shape, pool[:i])
-    return None
+    """The victims on ``gpu_type`` whose removal lets ``shape`` fit (see the module); None if none do.
+    ``candidates`` come in the policy's order, lowest tier first, and are taken only as far as needed."""
+    room = Room(state.index, gpu_type, shape)
+    pool: list[RunningJob] = []
+    fit_at = 0
+    fit_tier: tuple[float, ...] = ()
+    for v in candidates:
+        if v.placement.gpu_type != gpu_type or v.preempting:
+            continue
+        t = tier(v)
+        if fit_at and (t != fit_tier or len(pool) >= fit_at + WINDOW):
+            break
+        pool.append(v)
+        room.add(v)
+        if not fit_at and room.fits:
+            fit_at, fit_tier = len(pool), t
+    return _best(state, gpu_type, shape, pool) if fit_at else None
 
 
 def _below(state: SchedulerState, gpu_type: str, victims: Sequence[RunningJob]) -> bool:
@@ -96,7 +68,7 @@ def _greedy(state: SchedulerState, gpu_type: str, shape: Shape, pool: Sequence[R
             safe: bool) -> list[RunningJob] | None:
     """Take ``pool`` in order until the job fits (with ``safe``, skipping a victim that would take its org
     below its guarantee), then drop every victim it can do without, the largest first."""
-    room = _Room(state.index, gpu_type, shape)
+    room = Room(state.index, gpu_type, shape)
     taken: list[RunningJob] = []
     left: dict[str, int] = {}
     for v in pool:
@@ -114,13 +86,14 @@ def _greedy(state: SchedulerState, gpu_type: str, shape: Shape, pool: Sequence[R
             break
     else:
         return None
+    dropped: set[str] = set()
     for v in sorted(taken[:-1], key=lambda r: -r.placement.gpus):
         room.add(v, -1)
         if room.fits:
-            taken.remove(v)
+            dropped.add(v.spec.id)
         else:
             room.add(v)
-    return taken
+    return [v for v in taken if v.spec.id not in dropped]
 
 
 def _best_single(state: SchedulerState, gpu_type: str, shape: Shape, pool: list[RunningJob]) -> RunningJob | None:

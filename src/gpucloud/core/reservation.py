@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gpucloud.core.placement import find_placement, give
+from gpucloud.core.room import Room
 from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import Placement, RunningJob
 from gpucloud.model.job import Shape
@@ -38,20 +39,26 @@ def earliest_start(
     by_end: Iterable[RunningJob],
     now: float,
 ) -> Reservation | None:
-    """Release running jobs in ``held_until`` order on a copy of the index until one of ``options`` fits."""
-    index = state.index.copy()
+    """Release running jobs in ``held_until`` order until one of ``options`` fits. Counted without changing the
+    free index (:class:`Room`); only once a shape fits is a copy of the index made, to place it."""
+    rooms = [(Room(state.index, t, shape), t, shape) for t, shape in options]
+    released: list[RunningJob] = []
     running = iter(by_end)
     nxt = next(running, None)
     while nxt is not None:
         end = nxt.held_until
         while nxt is not None and nxt.held_until == end:
-            give(index, nxt.placement)
+            released.append(nxt)
+            for room, _, _ in rooms:
+                room.add(nxt)
             nxt = next(running, None)
-        for gpu_type, shape in options:
-            if index.type_free[gpu_type] < shape.gpus:
-                continue
-            found = find_placement(index, gpu_type, shape)
-            if found is not None:
+        for room, gpu_type, shape in rooms:
+            if room.fits:
+                index = state.index.copy()
+                for r in released:
+                    give(index, r.placement)
+                found = find_placement(index, gpu_type, shape)
+                assert found is not None  # the count says it fits
                 spare = {n: index.free[n] - len(g) for n, g in found.nodes}
                 return Reservation(job_id, max(now, end), found, spare)
     return None

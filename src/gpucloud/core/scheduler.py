@@ -40,7 +40,7 @@ class Scheduler:
             self.state.usage = usage
         self.policy: Policy = POLICIES.get(policy)(self.state)
         self.state.track_waits = self.policy.mode is Mode.SKIP
-        self.state.track_spans = self.policy.mode is not Mode.STRICT
+        self.state.track_spans = self.state.track_ends = self.policy.mode is not Mode.STRICT
         self._nodes_at_least = nodes_at_least(cluster)
         self._shapes: dict[tuple[str | None, int, int | None], list[tuple[str, Shape]]] = {}
 
@@ -119,10 +119,7 @@ class Scheduler:
             self.state.nominated.setdefault(job.preempted_for, set()).add(jid)
         take(self.state.index, job.placement)
         self.state.quiet = None
-        self.state.running[jid] = job
-        self.state.by_end.add(job)
-        self.state.used_of(job.spec.org)[job.placement.gpu_type] += job.placement.gpus
-        self.state.running_priorities[job.spec.priority] += 1
+        self.state.holding(job)
         self.policy.started(job)
 
     def release(self, job_id: str, now: float) -> RunningJob:
@@ -145,15 +142,8 @@ class Scheduler:
     def _stop(self, job_id: str, now: float) -> RunningJob:
         if self.state.quiet is not None:
             self.state.quiet.released = True
-        run = self.state.running.pop(job_id)
-        self.state.by_end.remove(run)
+        run = self.state.dropped(job_id)
         give(self.state.index, run.placement)
-        used = self.state.used_of(run.spec.org)
-        used[run.placement.gpu_type] -= run.placement.gpus
-        prio = self.state.running_priorities
-        prio[run.spec.priority] -= 1
-        if not prio[run.spec.priority]:
-            del prio[run.spec.priority]
         self.policy.stopped(run)
         self.policy.ran_between(run.spec.org, run.placement.gpu_type, run.placement.gpus, run.start, now)
         for waiting, victims in list(self.state.nominated.items()):

@@ -18,6 +18,7 @@ from gpucloud.model.org import Org, default_org
 if TYPE_CHECKING:
     from gpucloud.core.bookings import Booking, Fence
     from gpucloud.core.quiet import Quiet
+    from gpucloud.core.reservation import Reservation
 
 
 @dataclass
@@ -26,11 +27,15 @@ class SchedulerConfig:
 
     #: fairshare: half-life of the decayed GPU-hour usage (seconds).
     usage_half_life: float = 7 * 24 * 3600.0
-    #: las: attained-service thresholds (GPU-seconds) between the queues.
+    #: las: attained-service thresholds between the queues (GPU-seconds, or seconds of run time when
+    #: ``las_gpu_time`` is off).
     las_thresholds: tuple[float, ...] = (3_600.0, 36_000.0)
+    #: las: service is GPUs × run time (Tiresias' 2D-LAS); off (the default): run time alone — on the Philly trace
+    #: it gives multi-GPU jobs a fairer turn, a lower mean JCT and less lost work (docs/scheduling-cycle.md).
+    las_gpu_time: bool = False
     #: las: a job that waited at least this many times its executed time (its run time since it last entered
     #: the top queue) is promoted to the top queue with its attained service reset (Tiresias' STARVELIMIT).
-    las_starve_limit: float = 4.0
+    las_starve_limit: float = 8.0
     #: las: a job runs at least this long (seconds) before a job of its own priority class may preempt it.
     las_min_run: float = 1800.0
     #: how many blocked jobs per cycle may look for victims to preempt.
@@ -38,6 +43,8 @@ class SchedulerConfig:
     #: fairshare, las, srtf: a job waiting this long (seconds) goes first and gets a reservation
     #: (:mod:`gpucloud.core.aging`).
     starve_after: float = 24 * 3600.0
+    #: las: a job waiting this long (seconds) goes first in its priority class (:mod:`gpucloud.core.aging`).
+    overdue_after: float = 7 * 24 * 3600.0
 
 
 @dataclass
@@ -81,12 +88,18 @@ class SchedulerState:
     #: during a cycle with bookings or down nodes: what it hides from the index
     fence: Fence | None = None
     #: what the policy needs kept (set by the scheduler): :attr:`by_queued` (policies that skip jobs that do not
-    #: fit) and :attr:`class_spans` (all but strict FIFO, which never skips a job)
+    #: fit), :attr:`class_spans` (all but strict FIFO, which never skips a job) and :attr:`by_end`
     track_waits: bool = True
     track_spans: bool = True
+    #: :attr:`by_end` is kept (all but strict FIFO, which plans no reservation)
+    track_ends: bool = True
     #: running jobs by the latest time they may hold their GPUs (:attr:`RunningJob.held_until`), for EASY
     #: reservations; a job's place changes only when it is told to stop (:meth:`Policy.set_stop`)
     by_end: SortedKeyList = field(default_factory=lambda: SortedKeyList(key=lambda r: (r.held_until, r.seq or 0)))
+    #: counts every change of :attr:`by_end`, and the last head reservation planned with the free index's and
+    #: this version it was planned on — a cache: a reservation depends on nothing else but the time
+    ends_version: int = 0
+    reservation_cache: tuple[tuple[object, ...], Reservation | None] | None = None
     #: pending jobs by the time they entered the queue (:mod:`gpucloud.core.aging`)
     by_queued: SortedKeyList = field(
         default_factory=lambda: SortedKeyList(key=lambda j: (j.queued_since or 0.0, j.seq or 0)))
@@ -136,6 +149,28 @@ class SchedulerState:
         counts[priority] += delta
         if not counts[priority]:
             del counts[priority]
+
+    def holding(self, run: RunningJob) -> None:
+        """Book-keeping of a job that took its GPUs."""
+        self.running[run.spec.id] = run
+        if self.track_ends:
+            self.by_end.add(run)
+            self.ends_version += 1
+        self.used_of(run.spec.org)[run.placement.gpu_type] += run.placement.gpus
+        self.running_priorities[run.spec.priority] += 1
+
+    def dropped(self, job_id: str) -> RunningJob:
+        """Book-keeping of a job that gave its GPUs back (the caller gives them to the index)."""
+        run = self.running.pop(job_id)
+        if self.track_ends:
+            self.by_end.remove(run)
+            self.ends_version += 1
+        self.used_of(run.spec.org)[run.placement.gpu_type] -= run.placement.gpus
+        prio = self.running_priorities
+        prio[run.spec.priority] -= 1
+        if not prio[run.spec.priority]:
+            del prio[run.spec.priority]
+        return run
 
     def number(self, job_id: str, seq: int | None) -> int:
         """Give ``job_id`` its sequence number: ``seq`` when the caller has one, else the next free one (a job

@@ -65,9 +65,9 @@ class Placement:
         return [cluster.gpu_label(n, g) for n, gs in self.nodes for g in gs]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class PendingJob:
-    """A job waiting in the queue.
+    """A job waiting in the queue (equal only to itself: the queues remove it by identity).
 
     ``attained`` is the GPU-seconds of service it already had (LAS); ``remaining`` the run time it still needs
     when known (the simulator's oracle for ``srtf``; ``None`` means "use the walltime"); ``queued_since`` when
@@ -87,9 +87,9 @@ class PendingJob:
         return self.spec.id
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class RunningJob:
-    """A job holding GPUs since ``start`` (the start of its current run segment).
+    """A job holding GPUs since ``start`` (the start of its current run segment); equal only to itself.
 
     ``stop_at`` is when it was told to stop (SIGTERM: preempted, cancelled, or its walltime reached), None while
     it was not; ``preempting`` whether that stop is a preemption, and ``preempted_for`` the pending job it is

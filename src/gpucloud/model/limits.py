@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from gpucloud.durations import format_duration
 from gpucloud.errors import InputError
+from gpucloud.model.array_spec import DEFAULT_MAX_TASKS
 
 #: The longest walltime and checkpoint grace a job may ask for when the cluster file sets none.
 DEFAULT_MAX_WALLTIME_S = 30 * 86400.0
@@ -44,6 +45,8 @@ class CommandLimits:
     env_key_bytes: int = 256
     env_value_bytes: int = 32 * 1024
     cwd_bytes: int = 4096
+    #: the most tasks one job array may have (one submission creates them all)
+    array_tasks: int = DEFAULT_MAX_TASKS
 
 
 def _text_bytes(fld: str, value: str, limit: int) -> int:

@@ -18,7 +18,7 @@ import httpx
 from gpucloud.sdk import calls
 from gpucloud.sdk.client import API_PREFIX, TIMEOUT_S, USER_AGENT, credentials, query_string, seg
 from gpucloud.sdk.errors import ApiError, WaitTimeout, error_for
-from gpucloud.sdk.models import Job, Queue, UsageRow
+from gpucloud.sdk.models import Cancelled, Job, Queue, UsageRow
 
 
 class AsyncClient:
@@ -83,12 +83,14 @@ class AsyncClient:
                      preemptible: bool | None = None, grace: str | float | None = None, org: str | None = None,
                      project: str | None = None, name: str | None = None, env: Mapping[str, str] | None = None,
                      cwd: str | None = None, idempotency_key: str | None = None, service_class: str | None = None,
-                     reservation: str | None = None) -> Job:
+                     reservation: str | None = None, array: str | None = None,
+                     dependency: str | None = None) -> Job:
         """Submit ``argv`` as a job; see :meth:`gpucloud.Client.submit`."""
         body = calls.submit_body(
             argv, gpus=gpus, nodes=nodes, gpus_per_node=gpus_per_node, preemptible=preemptible, env=env, cwd=cwd,
             idempotency_key=idempotency_key, gpu_type=gpu_type, walltime=walltime, priority=priority, grace=grace,
-            org=org, project=project, name=name, service_class=service_class, reservation=reservation)
+            org=org, project=project, name=name, service_class=service_class, reservation=reservation, array=array,
+            dependency=dependency)
         return Job.from_json(await self.post("/jobs", body, retries=1))
 
     async def job(self, job_id: int) -> Job:
@@ -96,9 +98,10 @@ class AsyncClient:
         return Job.from_json(await self.get(f"/jobs/{seg(job_id)}"))
 
     async def jobs(self, *, state: str | Sequence[str] | None = None, org: str | None = None,
-                   user: str | None = None, limit: int | None = None) -> list[Job]:
-        """The jobs the caller may see, newest first: all of them, or the newest ``limit``."""
-        query = calls.job_query(state, org, user, limit=min(calls.MAX_PAGE, limit) if limit else calls.MAX_PAGE)
+                   user: str | None = None, limit: int | None = None, array: int | None = None) -> list[Job]:
+        """The jobs the caller may see, newest first: all of them, or the newest ``limit`` (``array``: its tasks)."""
+        query = calls.job_query(state, org, user, limit=min(calls.MAX_PAGE, limit) if limit else calls.MAX_PAGE,
+                                array=array)
         out: list[Job] = []
         while True:
             page = await self.get("/jobs", **query)
@@ -112,6 +115,12 @@ class AsyncClient:
     async def cancel(self, job_id: int) -> Job:
         """Cancel a job; see :meth:`gpucloud.Client.cancel`."""
         return Job.from_json(await self.post(f"/jobs/{seg(job_id)}/cancel"))
+
+    async def cancel_many(self, jobs: Sequence[str | int] = (), *, name: str | None = None, user: str | None = None,
+                          project: str | None = None, states: Sequence[str] = ()) -> Cancelled:
+        """Cancel many jobs in one call; see :meth:`gpucloud.Client.cancel_many`."""
+        return Cancelled.from_json(await self.post("/jobs/cancel", calls.cancel_body(jobs, name, user, project,
+                                                                                      states)))
 
     async def wait(self, job_id: int, *, timeout: float | None = None, poll: float = 0.5) -> Job:
         """Wait until the job has ended and return it; :class:`~gpucloud.sdk.errors.WaitTimeout` after

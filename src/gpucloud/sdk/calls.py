@@ -52,6 +52,14 @@ def submit_body(argv: Sequence[str], *, gpus: int | None = None, nodes: int | No
     return body
 
 
+def cancel_body(jobs: Sequence[str | int], name: str | None, user: str | None, project: str | None,
+                states: Sequence[str]) -> dict[str, Any]:
+    """The ``POST /jobs/cancel`` body: the jobs named and the filters given."""
+    body: dict[str, Any] = {"jobs": [str(j) for j in jobs], "name": name, "user": user, "project": project,
+                            "states": list(states)}
+    return {k: v for k, v in body.items() if v}
+
+
 def job_query(state: str | Sequence[str] | None, org: str | None, user: str | None,
               **more: Any) -> dict[str, Any]:
     """The ``GET /jobs`` filters (``state`` one or several)."""

@@ -28,7 +28,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a tenth of a CLI c
 if TYPE_CHECKING:
     from typing import Any
 
-    from gpucloud.sdk.models import Job, Queue, UsageRow  # imported by the typed calls themselves
+    from gpucloud.sdk.models import Cancelled, Job, Queue, UsageRow  # imported by the typed calls themselves
 
 API_PREFIX = "/api/v1"
 TIMEOUT_S = 30.0
@@ -153,16 +153,20 @@ class Client:
                priority: str | None = None, preemptible: bool | None = None, grace: str | float | None = None,
                org: str | None = None, project: str | None = None, name: str | None = None,
                env: Mapping[str, str] | None = None, cwd: str | None = None, idempotency_key: str | None = None,
-               service_class: str | None = None, reservation: str | None = None) -> Job:
+               service_class: str | None = None, reservation: str | None = None, array: str | None = None,
+               dependency: str | None = None) -> Job:
         """Submit ``argv`` as a job; the server's defaults apply to what is not given (1 GPU, walltime 1h, ...).
 
         ``walltime`` and ``grace`` are seconds or ``"90s"``, ``"30m"``, ``"1h30m"``, ``"2d"``. ``cwd`` defaults to
         the current directory. A lost answer is retried once with the same idempotency key, never making two jobs.
+        ``array`` (``"0-99%10"``) makes a job array and returns its first task; ``dependency`` (``"afterok:12"``,
+        ``"singleton"``, as Slurm writes it) is what the job waits for.
         """
         body = calls.submit_body(
             argv, gpus=gpus, nodes=nodes, gpus_per_node=gpus_per_node, preemptible=preemptible, env=env, cwd=cwd,
             idempotency_key=idempotency_key, gpu_type=gpu_type, walltime=walltime, priority=priority, grace=grace,
-            org=org, project=project, name=name, service_class=service_class, reservation=reservation)
+            org=org, project=project, name=name, service_class=service_class, reservation=reservation, array=array,
+            dependency=dependency)
         from gpucloud.sdk.models import Job
 
         return Job.from_json(self.post("/jobs", body, retries=1))
@@ -174,13 +178,14 @@ class Client:
         return Job.from_json(self.get(f"/jobs/{seg(job_id)}"))
 
     def jobs(self, *, state: str | Sequence[str] | None = None, org: str | None = None, user: str | None = None,
-             limit: int | None = None) -> list[Job]:
-        """The jobs the caller may see, newest first: all of them, or the newest ``limit``."""
+             limit: int | None = None, array: int | None = None) -> list[Job]:
+        """The jobs the caller may see, newest first: all of them, or the newest ``limit``; ``array``: the tasks of
+        that job array."""
         from gpucloud.sdk.models import Job
 
         size = min(calls.MAX_PAGE, limit) if limit else calls.MAX_PAGE
         out: list[Job] = []
-        for page in self.job_pages(state=state, org=org, user=user, page_size=size):
+        for page in self.job_pages(state=state, org=org, user=user, page_size=size, array=array):
             out += (Job.from_json(j) for j in page["items"])
             if limit and len(out) >= limit:
                 return out[:limit]
@@ -192,6 +197,15 @@ class Client:
         from gpucloud.sdk.models import Job
 
         return Job.from_json(self.post(f"/jobs/{seg(job_id)}/cancel"))
+
+    def cancel_many(self, jobs: Sequence[str | int] = (), *, name: str | None = None, user: str | None = None,
+                    project: str | None = None, states: Sequence[str] = ()) -> Cancelled:
+        """Cancel many jobs in one call, as ``scancel`` does: ``jobs`` are ids (an array's id: all its tasks) or
+        tasks (``"12_3"``, ``"12_[1-5]"``); the filters narrow them (or, without ``jobs``, select among the jobs
+        that have not ended)."""
+        from gpucloud.sdk.models import Cancelled
+
+        return Cancelled.from_json(self.post("/jobs/cancel", calls.cancel_body(jobs, name, user, project, states)))
 
     def wait(self, job_id: int, *, timeout: float | None = None, poll: float = 0.5) -> Job:
         """Wait until the job has ended and return it; :class:`~gpucloud.sdk.errors.WaitTimeout` after

@@ -74,6 +74,10 @@ class Job:
     run_count: int = 0
     preemptions: int = 0
     reservation_id: int | None = None
+    array_job_id: int | None = None
+    array_task_id: int | None = None
+    array_throttle: int | None = None
+    dependency: str | None = None
     estimated_cost: str | None = None
     final_cost: str | None = None
     events: tuple[JobEvent, ...] = ()
@@ -134,3 +138,18 @@ class UsageRow:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> UsageRow:
         return _known(cls, doc, **{k: Decimal(doc[k]) for k in ("gpu_hours", "points", "subsidy", "charged")})
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """What :meth:`Client.cancel_many` did: pending jobs cancelled, running ones asked to stop, named jobs that had
+    already ended, and references that match no job you may see."""
+
+    cancelled: tuple[int, ...]
+    requested: tuple[int, ...]
+    ended: tuple[int, ...]
+    not_found: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Cancelled:
+        return cls(tuple(doc["cancelled"]), tuple(doc["requested"]), tuple(doc["ended"]), tuple(doc["not_found"]))

@@ -57,6 +57,8 @@ class Filters:
     text: str | None = None
     submitted_after: float | None = None
     submitted_before: float | None = None
+    #: the tasks of this job array (its id)
+    array: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,8 @@ def _conditions(session: Session, who: Principal, f: Filters) -> list[ColumnElem
         out.append(JobRow.submitted_at >= f.submitted_after)
     if f.submitted_before is not None:
         out.append(JobRow.submitted_at < f.submitted_before)
+    if f.array is not None:
+        out.append(JobRow.array_job_id == f.array)
     return out
 
 

@@ -57,6 +57,10 @@ class SubmitRequest:
     service_class: str = "standard"
     #: the name (or ``#id``) of a reservation of the job's org to run in
     reservation: str | None = None
+    #: a job array (``0-99%10``: one job per task, see :mod:`gpucloud.service.batch_submit`)
+    array: str | None = None
+    #: what it waits for (``afterok:12,singleton``, see :mod:`gpucloud.core.dependencies`)
+    dependency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

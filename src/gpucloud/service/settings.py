@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     max_env_key_bytes: int = Field(default=_COMMAND.env_key_bytes, ge=1)
     max_env_value_bytes: int = Field(default=_COMMAND.env_value_bytes, ge=0)
     max_cwd_bytes: int = Field(default=_COMMAND.cwd_bytes, ge=0)
+    #: the most tasks of one job array (a submission of ``array: "0-9999"`` creates them all at once)
+    max_array_tasks: int = Field(default=_COMMAND.array_tasks, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -75,4 +77,5 @@ class Settings(BaseSettings):
 
     def command_limits(self) -> CommandLimits:
         return CommandLimits(self.max_argv_items, self.max_argv_bytes, self.max_arg_bytes, self.max_env_vars,
-                             self.max_env_key_bytes, self.max_env_value_bytes, self.max_cwd_bytes)
+                             self.max_env_key_bytes, self.max_env_value_bytes, self.max_cwd_bytes,
+                             self.max_array_tasks)

@@ -91,7 +91,8 @@ class TenantCache:
     def warm(self, who: Principal, req: SubmitRequest) -> bool:
         """True if :func:`prepare` will not need the database for this request."""
         org = req.org if who.is_operator else who.org
-        if org is None or who.user_id not in self._users or req.reservation is not None:
+        if (org is None or who.user_id not in self._users or req.reservation is not None or req.array is not None
+                or req.dependency is not None):
             return False
         org_id = self._orgs.get(org)
         return org_id is not None and (org_id, req.project or DEFAULT_PROJECT) in self._projects
@@ -154,7 +155,8 @@ def response_fields(p: Prepared, job_id: int) -> dict[str, Any]:
         "grace_s": v["grace_s"], "state": v["state"], "reason": v["reason"], "cancel_requested": False,
         "submitted_at": v["submitted_at"], "queued_at": v["queued_at"], "started_at": None, "ended_at": None,
         "exit_code": None, "placement": None, "assigned_gpu_type": None, "run_count": 0, "preemptions": 0,
-        "service_class": v["service_class"], "reservation_id": v["reservation_id"], "ran_s": None,
+        "service_class": v["service_class"], "reservation_id": v["reservation_id"], "array_job_id": None,
+        "array_task_id": None, "array_throttle": None, "dependency": None, "ran_s": None,
         "estimated_cost": None, "final_cost": None, "created": True,
     }
 

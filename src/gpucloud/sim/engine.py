@@ -33,6 +33,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.org import Org
 from gpucloud.money.runs import part_of_a_node
 from gpucloud.sim.events import EventLoop, Kind
+from gpucloud.sim.gating import Gate, Released
 from gpucloud.sim.records import JobRecord, Segment, UtilisationBins
 from gpucloud.sim.traces.base import TraceJob
 
@@ -127,6 +128,7 @@ class Simulation:
         self.cycles = 0
         self.finished = 0
         self._wake: float | None = None
+        arrivals: list[tuple[float, Kind, tuple[str, int]]] = []
         for tj in jobs:
             spec = tj.spec
             if spec.id in self.runs:
@@ -134,7 +136,12 @@ class Simulation:
             rec = JobRecord(spec.id, spec.org, spec.num_gpus, spec.submit_time, tj.duration)
             self.runs[spec.id] = _Run(tj, rec, len(self.records) + 1)
             self.records.append(rec)
-            self.loop.push(spec.submit_time, Kind.ARRIVAL, (spec.id, 0))
+            arrivals.append((spec.submit_time, Kind.ARRIVAL, (spec.id, 0)))
+        arrivals.sort(key=lambda e: e[0])  # stable: jobs submitted at once arrive in trace order
+        self.loop.stream(arrivals)
+        #: holds the jobs that wait for others or for their array's throttle (None: the trace has none)
+        self.gate = Gate(r.trace for r in self.runs.values()) if any(
+            r.trace.batch is not None for r in self.runs.values()) else None
         self.accounts: Accounts | None = None
         #: job id → when a preemption last put it back in the queue (kept only with money)
         self._requeued: dict[str, float] = {}
@@ -162,8 +169,10 @@ class Simulation:
         elif kind == Kind.ARRIVAL:
             run = self.runs[payload[0]]
             run.waiting_since = now
-            self.driver.submit(PendingJob(run.trace.spec, 0.0, run.trace.duration if self.config.known_durations
-                                          else None, now, run.seq))
+            if self.gate is None:
+                self._submit(run)
+            else:
+                self._gated(self.gate.arrive(payload[0]))
         elif kind == Kind.WAKE:
             self._wake = None
         elif kind == Kind.BUDGET and payload[1]:  # a new tariff version: waiting jobs may cost less now
@@ -208,6 +217,32 @@ class Simulation:
         self._end_segment(run, now)
         self.driver.finished(jid, now)
         self.finished += 1
+        if self.gate is not None:
+            self._gated(self.gate.ended(jid, rec.state))
+
+    # -- dependencies and array throttles ---------------------------------------------------------------
+    def _submit(self, run: _Run) -> None:
+        """Into the core's queue, ranked by its submission as the live queue ranks it."""
+        spec = run.trace.spec
+        self.driver.submit(PendingJob(spec, 0.0, run.trace.duration if self.config.known_durations else None,
+                                      spec.submit_time, run.seq))
+
+    def _gated(self, out: Released) -> bool:
+        """Hand the jobs the gate let through to the core, and end those whose dependency can never be met (then
+        what depended on them); whether any job went to the core."""
+        assert self.gate is not None
+        ready = False
+        todo = [out]
+        while todo:
+            step = todo.pop()
+            for jid in step.ready:
+                self._submit(self.runs[jid])
+                ready = True
+            for jid in step.never:
+                self.runs[jid].record.state = "cancelled"
+                self.finished += 1
+                todo.append(self.gate.ended(jid, "cancelled"))
+        return ready
 
     # -- budgets ----------------------------------------------------------------------------------------
     def _part_of_a_node(self, placement: Placement) -> bool:
@@ -261,6 +296,8 @@ class Simulation:
                 rec.start_time = now
                 rec.racks = adm.placement.racks(self.cluster)
                 rec.blocks = adm.placement.blocks(self.cluster)
+                if self.gate is not None and self._gated(self.gate.started(spec.id)):
+                    loop.push(now, Kind.BUDGET, ("", 0))  # jobs that waited for this start: another cycle now
             natural = now + max(0.0, run.trace.duration - run.work_done) / run.speed
             loop.push(min(natural, held_until(running[spec.id])), Kind.END, (spec.id, run.token))
         for pre in result.preemptions:

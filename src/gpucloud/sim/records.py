@@ -108,17 +108,18 @@ class UtilisationBins:
         return times, [b / (self.width * total_gpus) for b in self.busy]
 
 
-def busy_per_bin(spans: Sequence[tuple[float, float, int]], width: float, bins: int) -> np.ndarray:
+def busy_per_bin(spans: Sequence[tuple[float, float, int]] | np.ndarray, width: float, bins: int) -> np.ndarray:
     """GPU-seconds busy in each of ``bins`` bins of ``width`` seconds from time 0, of ``(start, end, gpus)``
-    spans. The integral of busy GPUs over time is piecewise linear, so it is exact at every bin edge by
-    interpolation between the spans' ends; spans past the last bin are cut there."""
+    spans (a sequence, or an array of three columns). The integral of busy GPUs over time is piecewise linear,
+    so it is exact at every bin edge by interpolation between the spans' ends; spans past the last bin are cut
+    there."""
     import numpy as np
 
     edges = np.arange(bins + 1) * width
-    spans = [s for s in spans if s[1] > s[0]]
-    if not spans:
+    arr = np.asarray(spans, dtype=float).reshape(-1, 3)
+    arr = arr[arr[:, 1] > arr[:, 0]]
+    if not len(arr):
         return np.zeros(bins)
-    arr = np.asarray(spans, dtype=float)
     times = np.concatenate([arr[:, 0], arr[:, 1]])
     slopes = np.concatenate([arr[:, 2], -arr[:, 2]])
     order = np.argsort(times, kind="stable")

@@ -68,3 +68,17 @@ def test_signals_end_it_at_once() -> None:
 def test_negative_delay_is_refused() -> None:
     with pytest.raises(ValueError, match="delay_s"):
         NoopExecutor(delay_s=-1)
+
+
+def test_a_job_runs_the_seconds_its_environment_names_and_may_checkpoint_until_sigkill() -> None:
+    clock = FakeClock()
+    ex = NoopExecutor(delay_s=100, clock=clock, term_ends=False)
+    ex.bind(lambda: None, 1)
+    spec = LaunchSpec("t", 1, ("true",), "/", {"GPUCLOUD_NOOP_SECONDS": "30"}, (NodeGpus("n0", 0, (0,)),))
+    handles = launched(ex, spec, a_spec("u"))
+    clock.now += 30
+    assert [e.job_id for e in ex.collect(handles).exits] == ["t"]  # 30 s, not the default 100
+    ex.signal(handles["u"], signal.SIGTERM)
+    assert not ex.collect(handles).exits  # SIGTERM: it uses its grace period
+    ex.signal(handles["u"], signal.SIGKILL)
+    assert [(e.job_id, e.status.exit_code) for e in ex.collect(handles).exits] == [("u", 137)]

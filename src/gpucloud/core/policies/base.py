@@ -34,6 +34,8 @@ class Policy:
     monotone_victims: ClassVar[bool] = True
     #: True when the policy's order depends on past usage (:class:`~gpucloud.core.state.DecayedUsage`)
     uses_usage: ClassVar[bool] = False
+    #: True when a job waiting ``overdue_after`` goes first in its class (:mod:`gpucloud.core.aging`)
+    bounds_waits: ClassVar[bool] = False
 
     def __init__(self, state: SchedulerState) -> None:
         self.state = state
@@ -59,10 +61,14 @@ class Policy:
     def set_stop(self, job: RunningJob, at: float) -> None:
         """A running job was told to stop at ``at`` (preempted, cancelled, walltime reached): its
         :attr:`RunningJob.held_until` may move earlier, so it is filed again in :attr:`SchedulerState.by_end`."""
+        if not self.state.track_ends:
+            job.stop_at = at
+            return
         by_end = self.state.by_end
         by_end.remove(job)
         job.stop_at = at
         by_end.add(job)
+        self.state.ends_version += 1
 
     def ran_between(self, org: str, gpu_type: str, gpus: int, start: float, end: float) -> None:
         """A run that is over used ``gpus`` GPUs from ``start`` to ``end`` (the scheduler reports each run that
@@ -80,8 +86,9 @@ class Policy:
         """A pending job's place in a queue kept sorted (lower first); a policy that keeps one defines it."""
         raise NotImplementedError
 
-    def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
-        """Running jobs ``job`` may preempt, the ones to preempt first first."""
+    def victims(self, job: PendingJob, now: float) -> Iterator[RunningJob]:
+        """Running jobs ``job`` may preempt, the ones to preempt first first, by tier (:meth:`victim_tier`)
+        first; produced as they are needed (the victim search often stops after a few)."""
         return self.priority_victims(job)
 
     def victim_class(self, job: PendingJob) -> Hashable | None:
@@ -114,37 +121,33 @@ class Policy:
         return bool(running) and bool(pending) and max(pending) > min(running)
 
     # -- shared rule ------------------------------------------------------------------------------------
-    def priority_victims(self, job: PendingJob) -> list[RunningJob]:
+    def priority_victims(self, job: PendingJob) -> Iterator[RunningJob]:
         """Running preemptible jobs of a lower priority class: the lowest class, then the newest, first."""
         prio = job.spec.priority
         counts = self.state.running_priorities
         if not counts or min(counts) >= prio:
-            return []
+            return
         if self._by_priority is None:
             ranked = [r for r in self.state.running.values() if r.spec.preemptible]
             ranked.sort(key=lambda r: (r.spec.priority, -r.start, self.state.seq[r.spec.id]))
             self._by_priority = ranked
-        out = []
         for r in self._by_priority:
             if r.spec.priority >= prio:
-                break
+                return
             if not r.preempting:
-                out.append(r)
-        return out
+                yield r
 
     def ranked_victims(self, job: PendingJob, ranked: Iterable[tuple[K, RunningJob]],
-                       worse: Callable[[K], bool]) -> list[RunningJob]:
+                       worse: Callable[[K], bool]) -> Iterator[RunningJob]:
         """The priority victims, then the running jobs of ``job``'s own class from ``ranked`` (ordered worst
         first, by a key) while ``worse(key)`` says they rank after ``job``."""
-        out = self.priority_victims(job)
-        seen = {r.spec.id for r in out}
+        yield from self.priority_victims(job)
         prio = job.spec.priority
         for key, r in ranked:
             if not worse(key):
-                break
-            if not r.preempting and r.spec.priority == prio and r.spec.id not in seen:
-                out.append(r)
-        return out
+                return
+            if not r.preempting and r.spec.priority == prio:
+                yield r
 
 
 POLICIES: Registry[type[Policy]] = Registry("policy")

@@ -200,16 +200,15 @@ class FairShare(Policy):
             self._borrowed = out
         return self._borrowed
 
-    def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
-        out = self.priority_victims(job)
+    def victims(self, job: PendingJob, now: float) -> Iterator[RunningJob]:
+        """The priority victims (lower classes), then the borrowers' jobs of the job's class on the types on which
+        its org stays within its guarantee."""
+        yield from self.priority_victims(job)
         types = self.quota_types(job)
         if not types:
-            return out
-        seen = {r.spec.id for r in out}
+            return
         org, prio = job.spec.org, job.spec.priority
-        out.extend(
-            r for r in self.borrowed()
-            if not r.preempting and r.spec.org != org and r.spec.priority <= prio
-            and r.placement.gpu_type in types and r.spec.id not in seen
-        )
-        return out
+        for r in self.borrowed():
+            if (not r.preempting and r.spec.org != org and r.spec.priority == prio
+                    and r.placement.gpu_type in types):
+                yield r

@@ -1,7 +1,8 @@
 """``las``: Tiresias-style discretized two-dimensional least-attained-service, preemptive.
 
 A job's attained service is GPUs × run time (GPU-seconds), summed over its runs since it last entered the top
-queue. The thresholds ``las_thresholds`` split jobs into queues: queue 0 holds jobs with the least service.
+queue; with ``las_gpu_time`` off its service is its run time (Tiresias' one-dimensional variant). The thresholds
+``las_thresholds`` split jobs into queues: queue 0 holds jobs with the least service.
 Order: priority class, then queue, then the time the job entered the queue. A job may preempt running,
 preemptible jobs of its class in a higher queue (the highest queue first, then the fewest GPUs, then the newest)
 once they ran ``las_min_run`` seconds.
@@ -34,11 +35,13 @@ from gpucloud.core.types import PendingJob, RunningJob
 class LeastAttainedService(SortedQueue):
     name = "las"
     mode = Mode.SKIP
+    bounds_waits = True
 
     def __init__(self, state: SchedulerState) -> None:
         seq = state.seq
         config = state.config
         self.thresholds = config.las_thresholds
+        self.gpu_time = config.las_gpu_time
         self.limit = config.las_starve_limit
         self.min_run = config.las_min_run
         super().__init__(state)
@@ -55,31 +58,39 @@ class LeastAttainedService(SortedQueue):
         self._ranked_now: list[tuple[int, RunningJob]] | None = None
         self._protected_until: float | None = None
 
-    def level(self, attained: float) -> int:
-        return bisect.bisect_right(self.thresholds, attained)
+    def level(self, attained: float, gpus: int) -> int:
+        """The queue of a job with ``attained`` GPU-seconds on ``gpus`` GPUs: its service (GPU-seconds, or run
+        time with ``las_gpu_time`` off) against the thresholds."""
+        return bisect.bisect_right(self.thresholds, attained if self.gpu_time else attained / gpus)
 
     def promote_at(self, job: PendingJob) -> float:
         """When a waiting job above queue 0 is promoted: queued + limit × executed time."""
         return (job.queued_since or 0.0) + self.limit * job.attained / job.spec.num_gpus
 
+    def protected_until(self, run: RunningJob) -> float:
+        """Until when a run may not be preempted for a job of its class: ``las_min_run`` after its start."""
+        return run.start + self.min_run
+
     def promoted(self, job: PendingJob, now: float) -> bool:
-        return self.level(job.attained) > 0 and self.promote_at(job) <= now
+        return self.level(job.attained, job.spec.num_gpus) > 0 and self.promote_at(job) <= now
 
     def queue_key(self, job: PendingJob) -> tuple[float, ...]:
-        return (-job.spec.priority, self.level(job.attained), job.queued_since or 0.0, self.state.seq[job.spec.id])
+        return (-job.spec.priority, self.level(job.attained, job.spec.num_gpus), job.queued_since or 0.0,
+                self.state.seq[job.spec.id])
 
     def rank(self, j: PendingJob, now: float) -> tuple[float, ...]:
-        return (-j.spec.priority, 0 if self.promoted(j, now) else self.level(j.attained), j.queued_since or 0.0,
+        return (-j.spec.priority, 0 if self.promoted(j, now) else self.level(j.attained, j.spec.num_gpus),
+                j.queued_since or 0.0,
                 self.state.seq[j.spec.id])
 
     def enqueue(self, job: PendingJob) -> None:
         super().enqueue(job)
-        if self.level(job.attained) > 0:
+        if self.level(job.attained, job.spec.num_gpus) > 0:
             self.by_promotion.add(job)
 
     def dequeue(self, job: PendingJob) -> None:
         super().dequeue(job)
-        if self.level(job.attained) > 0:
+        if self.level(job.attained, job.spec.num_gpus) > 0:
             self.by_promotion.remove(job)
 
     def _promoted(self, now: float) -> list[PendingJob]:
@@ -144,15 +155,15 @@ class LeastAttainedService(SortedQueue):
                 if level == 0:
                     break  # no job ranks below queue 0
                 for run in self._by_level[level]:
-                    if now - run.start < self.min_run:
-                        free_at = run.start + self.min_run
+                    free_at = self.protected_until(run)
+                    if now < free_at:
                         protected = free_at if protected is None else min(protected, free_at)
                     else:
                         out.append((level, run))
             self._ranked_now, self._protected_until = out, protected
         return self._ranked_now
 
-    def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
+    def victims(self, job: PendingJob, now: float) -> Iterator[RunningJob]:
         mine = self.rank(job, now)[1]
         return self.ranked_victims(job, iter(self._ranked(now)), lambda level: level > mine)
 
@@ -162,16 +173,17 @@ class LeastAttainedService(SortedQueue):
     def started(self, job: RunningJob) -> None:
         """File the job under its queue and, if it may be preempted, note when it will cross each threshold it has
         not crossed yet — or rather when that crossing matters: once it ran its minimum time."""
-        level = self.level(job.attained_before)
+        gpus = job.placement.gpus
+        level = self.level(job.attained_before, gpus)
         self._level_of[job.spec.id] = level
         if not job.spec.preemptible:
             return
         self._bucket(level).add(job)
-        gpus = job.placement.gpus
-        protected = job.start + self.min_run
+        protected = self.protected_until(job)
+        per = 1 if self.gpu_time else gpus  # GPU-seconds a threshold is worth for this job
         for k, threshold in enumerate(self.thresholds):
-            if threshold > job.attained_before and gpus:
-                at = max(job.start + (threshold - job.attained_before) / gpus, protected)
+            if threshold * per > job.attained_before and gpus:
+                at = max(job.start + (threshold * per - job.attained_before) / gpus, protected)
                 heapq.heappush(self._crossings, (at, self.state.seq[job.spec.id], job.spec.id, job.start, k + 1))
 
     def stopped(self, job: RunningJob) -> None:

@@ -53,6 +53,6 @@ class ShortestRemainingFirst(SortedQueue):
         for run in self._by_end:
             yield run.remaining_at(now), run
 
-    def victims(self, job: PendingJob, now: float) -> list[RunningJob]:
+    def victims(self, job: PendingJob, now: float) -> Iterator[RunningJob]:
         mine = _remaining(job)
         return self.ranked_victims(job, self._by_remaining(now), lambda left: left > mine)

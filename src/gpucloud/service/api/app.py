@@ -19,6 +19,7 @@ from gpucloud.service.api.routers import (
     cluster,
     fairshare,
     health,
+    job_cancel,
     jobs,
     me,
     orgs,
@@ -83,8 +84,8 @@ def create_app(
         FastSubmit(build_stack(), ctx), settings.max_request_bytes, on_refused=lambda scope: _refused(ctx, scope))
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(check_input)])
-    for module in (me, cluster, orgs, projects, users, tokens, quotas, fairshare, jobs, queue, budgets, programmes,
-                   reservations, quotes):
+    for module in (me, cluster, orgs, projects, users, tokens, quotas, fairshare, job_cancel, jobs, queue, budgets,
+                   programmes, reservations, quotes):
         api.include_router(module.router)
     app.include_router(api)
     mount_dashboard(app)  # the dashboard: / and /static/ (src/gpucloud/web)

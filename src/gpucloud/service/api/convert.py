@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TypeVar
 
+from gpucloud.core.dependencies import Condition
 from gpucloud.service.api.schemas import (
     JobDetail,
     JobEventOut,
@@ -55,6 +56,8 @@ def _job_fields(job: JobRow, now: float) -> dict[str, object]:
         "ended_at": job.ended_at, "exit_code": job.exit_code, "placement": placement,
         "assigned_gpu_type": job.assigned_gpu_type, "run_count": job.run_count, "preemptions": job.preemptions,
         "service_class": job.service_class, "reservation_id": job.reservation_id, "ran_s": ran_seconds(job, now),
+        "array_job_id": job.array_job_id, "array_task_id": job.array_task_id, "array_throttle": job.array_throttle,
+        "dependency": None if job.dependency is None else Condition.from_json(job.dependency).text,
     }
 
 

@@ -69,6 +69,12 @@ class JobSubmit(_In):
                                 description="how the job is priced: standard, interactive or preemptible")
     reservation: Text | None = Field(default=None, min_length=1, max_length=100,
                                      description="run inside this reservation of your org (its name or #id)")
+    array: Text | None = Field(default=None, min_length=1, max_length=1000,
+                               description="a job array: one job per task index, e.g. '0-99', '1,3,5', '0-999:2%10' "
+                               "(%N: at most N tasks hold GPUs at once)")
+    dependency: Text | None = Field(default=None, min_length=1, max_length=20_000,
+                                    description="what it waits for, as Slurm writes it: 'afterok:12:13', "
+                                    "'afterany:12_3', 'afternotok:12?afterok:14', 'singleton'")
 
 
 class PlacedNodeOut(BaseModel):
@@ -107,6 +113,12 @@ class JobOut(BaseModel):
     preemptions: int
     service_class: str = "standard"
     reservation_id: int | None = None
+    array_job_id: int | None = Field(default=None, description="a task of a job array: the array's id (the id of "
+                                     "its first task)")
+    array_task_id: int | None = Field(default=None, description="a task of a job array: its index")
+    array_throttle: int | None = Field(default=None, description="at most this many of the array's tasks hold GPUs "
+                                       "at once")
+    dependency: str | None = Field(default=None, description="what the job waits for (as Slurm writes it)")
     ran_s: float | None = Field(default=None, description="seconds run over all its runs (a running job up to "
                                 "now; a requeued one its earlier runs only); null when it never started")
     estimated_cost: str | None = Field(default=None, description="points held for the current or last run "
@@ -221,6 +233,8 @@ class ClusterOut(BaseModel):
     busy_gpus: int
     gpu_types: list[GpuTypeOut]
     blocks: list[BlockOut]
+    max_walltime_s: float | None = Field(default=None, description="the longest walltime a job may ask for (the "
+                                         "cluster file's limits.max_walltime)")
 
 
 class ReloadOut(BaseModel):

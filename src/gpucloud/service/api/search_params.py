@@ -1,5 +1,5 @@
 """The query parameters that narrow the job list and the queue (``?org=&user=&project=&gpu_type=&reason=&q=
-&submitted_after=&submitted_before=``), read once for both routers."""
+&submitted_after=&submitted_before=&array=``), read once for both routers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from fastapi import Query
 
 from gpucloud.model.job import JobState
+from gpucloud.service.api.params import Id
 from gpucloud.service.job_search import Filters
 from gpucloud.times import time_input
 
@@ -26,13 +27,15 @@ class SearchFilters:
         submitted_after: str | None = Query(default=None, max_length=40,
                                             description="epoch seconds, a date or an ISO 8601 date-time"),
         submitted_before: str | None = Query(default=None, max_length=40),
+        array: Id | None = Query(default=None, description="the tasks of this job array (its id)"),
     ) -> None:
         self.org, self.user, self.project, self.gpu_type = org, user, project, gpu_type
         self.reason, self.text = reason or None, (q or "").strip() or None
         self.after = None if submitted_after is None else time_input("submitted_after", submitted_after)
         self.before = None if submitted_before is None else time_input("submitted_before", submitted_before)
+        self.array = array
 
     def of(self, states: Sequence[JobState] = ()) -> Filters:
         return Filters(states=tuple(states), org=self.org, user=self.user, project=self.project,
                        gpu_type=self.gpu_type, reason=self.reason, text=self.text, submitted_after=self.after,
-                       submitted_before=self.before)
+                       submitted_before=self.before, array=self.array)

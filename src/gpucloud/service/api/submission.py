@@ -11,4 +11,5 @@ def submit_request(body: JobSubmit) -> SubmitRequest:
         argv=tuple(body.argv), walltime_s=body.walltime, num_gpus=body.num_gpus, nodes=body.nodes,
         gpu_type=body.gpu_type, name=body.name, env=body.env, cwd=body.cwd, priority_class=body.priority,
         preemptible=body.preemptible, grace_s=body.grace, org=body.org, project=body.project,
-        idempotency_key=body.idempotency_key, service_class=body.service_class, reservation=body.reservation)
+        idempotency_key=body.idempotency_key, service_class=body.service_class, reservation=body.reservation,
+        array=body.array, dependency=body.dependency)

@@ -16,8 +16,9 @@ itself fenced steps down and recovers before it acts again.
 
 At the first tick and then every ``expiry_every_s`` (by the loop's clock) it also expires the budgets past
 their expiry date (:func:`gpucloud.service.budgets.expire_due`), cancels the pending jobs whose reservation
-ended or was rejected (:func:`gpucloud.service.reservations.cancel_orphans`) and saves fair share's decayed
-usage (:mod:`gpucloud.service.fairshare_usage`; loaded again at recovery).
+ended or was rejected (:func:`gpucloud.service.reservations.cancel_orphans`), cancels the pending jobs whose
+dependency can never be met (:func:`gpucloud.service.job_holds.dependency_housekeeping`) and saves fair share's
+decayed usage (:mod:`gpucloud.service.fairshare_usage`; loaded again at recovery).
 
 A tick with nothing new costs one version read and one executor poll per running job. The thread wakes at
 once when :meth:`ControlLoop.wake` is called (the API's ``on_change``), else every ``interval_s``.
@@ -39,7 +40,7 @@ from gpucloud.core.policies import POLICIES
 from gpucloud.core.state import DecayedUsage
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
-from gpucloud.service import budgets, reservations
+from gpucloud.service import budgets, job_holds, reservations
 from gpucloud.service.accounts import NoAccount, RunAs
 from gpucloud.service.control import recovery, schedule
 from gpucloud.service.control.handles import handle_from_json
@@ -277,6 +278,7 @@ class ControlLoop:
             expired = budgets.expire_due(session, now)
             reservations.cancel_orphans(session, now)
             save_usage(session, self._usage)
+        self.versions.dirty |= job_holds.dependency_housekeeping(self.txns, self.sessions, now)
         self._expire_at = now + self.config.expiry_every_s
         if expired:
             log.info("budgets expired: %s", ", ".join(expired))

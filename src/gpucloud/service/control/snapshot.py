@@ -17,7 +17,7 @@ from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobSpec, JobState
 from gpucloud.model.org import Org
-from gpucloud.service import budgets
+from gpucloud.service import budgets, job_holds
 from gpucloud.service.control.txn import job_select, jobs_table
 from gpucloud.service.jobs import HOLDING_STATES
 from gpucloud.service.reservations import APPROVED, ReservedNodes, visible_bookings
@@ -51,6 +51,8 @@ class Snapshot:
     ended: list[JobData] = field(default_factory=list)
     #: pending jobs whose project cannot pay their hold (job id → wait reason): left out of the cycle
     cannot_pay: dict[int, str] = field(default_factory=dict)
+    #: pending jobs held by their dependency or their array's throttle (job id → wait reason): left out too
+    held: dict[int, str] = field(default_factory=dict)
 
 
 def read_snapshot(session: Session, ended_since: float | None = None, now: float | None = None) -> Snapshot:
@@ -74,7 +76,8 @@ def read_snapshot(session: Session, ended_since: float | None = None, now: float
     ended = [] if ended_since is None else list(session.execute(job_select().where(
         jobs.c.ended_at > ended_since, jobs.c.started_at.is_not(None), jobs.c.assigned_gpu_type.is_not(None))))
     cannot_pay = {} if now is None or not pending else budgets.cannot_pay(session, pending, now)
-    return Snapshot(version, pending, active, load_orgs(session), reserved, down, ended, cannot_pay)
+    held = job_holds.holds(session, pending, active)
+    return Snapshot(version, pending, active, load_orgs(session), reserved, down, ended, cannot_pay, held)
 
 
 def spec_of(row: JobData) -> JobSpec:
@@ -115,8 +118,9 @@ def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
             log.warning("job %s holds GPUs the current cluster does not have (%s); left out of scheduling",
                         row.id, exc)
     for row in snap.pending:
-        if row.id in snap.cannot_pay:
-            built.unschedulable[row.id] = snap.cannot_pay[row.id]
+        why = snap.held.get(row.id) or snap.cannot_pay.get(row.id)
+        if why is not None:
+            built.unschedulable[row.id] = why
             continue
         try:
             sched.submit(PendingJob(spec_of(row), row.attained_gpu_s, None, row.queued_at))

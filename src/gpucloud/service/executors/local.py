@@ -67,10 +67,7 @@ class LocalExecutor:
     def launch_now(self, spec: LaunchSpec) -> Handle:
         """Start every rank (blocks a few ms per rank); :class:`LaunchError` with the reason if any cannot start,
         and then nothing is left running."""
-        try:
-            nodes = check_ranks(spec)
-        except ValueError as exc:
-            raise LaunchError(str(exc)) from None
+        nodes = check_ranks(spec)
         port = free_port()
         data = handle_base(len(nodes), spec.attempt)
         started: list[RankRef] = []

@@ -1,14 +1,19 @@
 """The no-op executor: runs nothing; each rank "succeeds" a fixed delay after launch, timed by an injected clock.
 
-For benchmarks of the scheduler and the control loop without processes: it reports in batches like a real
-executor (finished launches, and the ranks whose delay has passed, found with a heap: a tick costs what ended, not
-what runs). State lives in the :class:`Handle` (launch time and delay), so a new instance after a restart reports
-the same jobs the same way, given the same clock. SIGTERM or SIGKILL ends a job at once.
+For benchmarks of the scheduler and the control loop without processes, and to drive the live loop through a
+trace exactly as the simulator does (``tests/service/test_sim_vs_loop.py``): it reports in batches like a real
+executor (finished launches, and the ranks whose time has come, found with a heap: a tick costs what ended, not
+what runs). A job runs ``delay_s``, or the seconds its environment names in ``GPUCLOUD_NOOP_SECONDS`` (a trace's
+run time). State lives in the :class:`Handle` (launch time and run time), so a new instance after a restart reports
+the same jobs the same way, given the same clock. SIGKILL ends a job at once; SIGTERM too, unless ``term_ends`` is
+off: then a job spends its whole grace period "checkpointing" and ends at its SIGKILL (or its natural end, if
+sooner) — the simulator's model of a stopped run.
 """
 
 from __future__ import annotations
 
 import heapq
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +30,8 @@ from gpucloud.service.executors.base import (
 )
 from gpucloud.service.executors.exitfile import status_from_code
 
+#: the environment variable that gives a no-op job its run time in seconds
+SECONDS_ENV = "GPUCLOUD_NOOP_SECONDS"
 #: in place of the handle of a job already reported ended
 _DONE = Handle("noop", "", {})
 
@@ -34,11 +41,13 @@ class NoopExecutor:
     #: Launching starts nothing: after a restart an ``admitted`` job simply goes back to the queue.
     side_effects: bool = False
 
-    def __init__(self, delay_s: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, delay_s: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 term_ends: bool = True) -> None:
         if delay_s < 0:
             raise ValueError(f"delay_s must be >= 0, got {delay_s}")
         self.delay_s = delay_s
         self.clock = clock
+        self.term_ends = term_ends
         self._lock = threading.Lock()
         self._launched: dict[str, Handle] = {}
         self._ends: list[tuple[float, str, int]] = []
@@ -52,7 +61,8 @@ class NoopExecutor:
         self._ends.clear()
 
     def launch(self, spec: LaunchSpec) -> None:
-        handle = Handle(self.name, spec.job_id, {"launched": self.clock(), "delay": self.delay_s,
+        delay = float(spec.env.get(SECONDS_ENV, self.delay_s))
+        handle = Handle(self.name, spec.job_id, {"launched": self.clock(), "delay": max(0.0, delay),
                                                  "world": len(spec.placement), "attempt": spec.attempt})
         with self._lock:
             self._launched[spec.job_id] = handle
@@ -88,6 +98,8 @@ class NoopExecutor:
         return report
 
     def signal(self, handle: Handle, sig: int) -> None:
+        if sig == signal.SIGTERM and not self.term_ends:  # it checkpoints until its SIGKILL
+            return
         with self._lock:
             self._stopped.setdefault(handle.job_id, status_from_code(128 + sig))
         if self._notify is not None:

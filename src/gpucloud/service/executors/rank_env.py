@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 
-from gpucloud.service.executors.base import LaunchSpec, NodeGpus
+from gpucloud.service.executors.base import LaunchError, LaunchSpec, NodeGpus
 
 
 def rank_env(spec: LaunchSpec, node: NodeGpus, master_addr: str, master_port: int | None) -> dict[str, str]:
@@ -24,6 +24,7 @@ def rank_env(spec: LaunchSpec, node: NodeGpus, master_addr: str, master_port: in
         "GPUCLOUD_NODE_RANK": str(node.rank),
         "GPUCLOUD_WORLD_SIZE": str(world),
         "GPUCLOUD_NODE": node.node,
+        "GPUCLOUD_NODES": ",".join(n.node for n in sorted(spec.placement, key=lambda n: n.rank)),
         "MASTER_ADDR": master_addr,
         "MASTER_PORT": "" if master_port is None else str(master_port),
         "RANK": str(node.rank),
@@ -47,10 +48,10 @@ def free_port(host: str = "") -> int:
 
 
 def check_ranks(spec: LaunchSpec) -> list[NodeGpus]:
-    """The placement in rank order; ValueError unless the ranks are 0..n-1."""
+    """The placement in rank order; :class:`LaunchError` unless the ranks are 0..n-1."""
     nodes = sorted(spec.placement, key=lambda n: n.rank)
     if not nodes:
-        raise ValueError(f"job {spec.job_id}: empty placement, nothing to run")
+        raise LaunchError(f"job {spec.job_id}: empty placement, nothing to run")
     if [n.rank for n in nodes] != list(range(len(nodes))):
-        raise ValueError(f"job {spec.job_id}: ranks must be 0..{len(nodes) - 1}, got {[n.rank for n in nodes]}")
+        raise LaunchError(f"job {spec.job_id}: ranks must be 0..{len(nodes) - 1}, got {[n.rank for n in nodes]}")
     return nodes

@@ -253,10 +253,7 @@ class RayExecutor:
     def launch_now(self, spec: LaunchSpec) -> Handle:
         """Start every rank on its node (blocks); :class:`LaunchError` with the reason if any cannot start, and then
         the ranks that did are killed."""
-        try:
-            nodes = check_ranks(spec)
-        except ValueError as exc:
-            raise LaunchError(str(exc)) from None
+        nodes = check_ranks(spec)
         agents = [self._agent(n.node) for n in nodes]
         ray = self._ray
         with self._lock:

@@ -137,6 +137,7 @@ class JobRow(Base):
         Index("ix_jobs_org_id_id", "org_id", "id"),
         Index("ix_jobs_user_id_id", "user_id", "id"),
         Index("ix_jobs_ended_at", "ended_at"),
+        Index("ix_jobs_array_job_id", "array_job_id", "array_task_id"),
         CheckConstraint("num_gpus >= 1", name="num_gpus_positive"),
         CheckConstraint("walltime_s > 0", name="walltime_positive"),
     )
@@ -184,6 +185,13 @@ class JobRow(Base):
     reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"), nullable=True)
     #: While preempting: the pending job it makes room for (the core keeps that job's claim on its GPUs).
     preempted_for: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: A task of a job array: the array's id (the job id of its first task), the task's index, and at most how
+    #: many of the array's tasks hold GPUs at once (NULL: no limit). All NULL for a job that is not in an array.
+    array_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    array_task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    array_throttle: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: What it waits for before it may run (:class:`gpucloud.core.dependencies.Condition` as JSON); NULL: nothing.
+    dependency: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)

@@ -25,6 +25,7 @@ from typing import TextIO
 
 from gpucloud.errors import InputError
 from gpucloud.model.job import JobSpec
+from gpucloud.sim.traces.batch_columns import Batch
 
 #: The default ratio of requested walltime to true duration when a trace has no walltime.
 DEFAULT_WALLTIME_FACTOR = 2.0
@@ -34,10 +35,12 @@ MIN_WALLTIME = 60.0
 
 @dataclass(frozen=True, slots=True)
 class TraceJob:
-    """A job of a trace: what was asked for (``spec``) and how long it really ran on a speed-1.0 GPU."""
+    """A job of a trace: what was asked for (``spec``) and how long it really ran on a speed-1.0 GPU; ``batch``:
+    its array and what it waits for (:mod:`.batch_columns`), when the trace says."""
 
     spec: JobSpec
     duration: float
+    batch: Batch | None = None
 
 
 @dataclass

@@ -4,7 +4,10 @@ Required columns: ``job_id, submit_time, duration, num_gpus``. Optional: ``org``
 ``default``), ``gpu_type`` (empty → any type; the name is checked against the cluster at replay, not here),
 ``walltime`` (empty or absent → ``max(60, duration * walltime_factor)``, see :mod:`.base`), ``priority``
 (integer, default 0), ``preemptible`` (true/false, yes/no, 1/0; default true), ``nodes`` (an explicit gang of
-``nodes`` nodes; must divide ``num_gpus``) and ``grace`` (checkpoint grace period in seconds, default 0).
+``nodes`` nodes; must divide ``num_gpus``) and ``grace`` (checkpoint grace period in seconds, default 0). Job
+arrays and dependencies (:mod:`.batch_columns`): ``array`` (``0-99%10``: the row is one job per index, with the id
+``<job_id>_<index>``), ``dependency`` (``afterok:prep``, over the trace's job ids and array ids) and ``name`` (what
+groups ``singleton`` jobs, with their user).
 
 Any other column is an error naming it, as is a missing required column or a repeated ``job_id``.
 ``submit_time`` and ``duration`` must not be negative, ``num_gpus`` must be at least 1, ``walltime`` > 0.
@@ -17,13 +20,17 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from gpucloud.errors import InputError
+from gpucloud.model.array_spec import ArraySpec, parse_array
 from gpucloud.sim.traces.base import (
     DEFAULT_WALLTIME_FACTOR,
     RawJob,
     Trace,
     TraceError,
+    TraceJob,
     build_trace,
     check_walltime_factor,
     estimate_walltime,
@@ -33,9 +40,11 @@ from gpucloud.sim.traces.base import (
     parse_float,
     parse_int,
 )
+from gpucloud.sim.traces.batch_columns import Batch, read_dependency
 
 REQUIRED = ("job_id", "submit_time", "duration", "num_gpus")
-OPTIONAL = ("org", "gpu_type", "walltime", "priority", "preemptible", "nodes", "grace")
+OPTIONAL = ("org", "gpu_type", "walltime", "priority", "preemptible", "nodes", "grace", "name", "array",
+            "dependency")
 DEFAULT_ORG = "default"
 
 
@@ -55,7 +64,10 @@ def read_csv_trace(path: str | Path, *, walltime_factor: float = DEFAULT_WALLTIM
         f.require(REQUIRED, "csv")
         ix = f.index
         i_id, i_submit, i_dur, i_gpus = (ix[c] for c in REQUIRED)
-        i_org, i_type, i_wall, i_prio, i_pre, i_nodes, i_grace = (ix.get(c, -1) for c in OPTIONAL)
+        i_org, i_type, i_wall, i_prio, i_pre, i_nodes, i_grace, i_name, i_array, i_dep = (
+            ix.get(c, -1) for c in OPTIONAL)
+        batches: dict[str, tuple[int, Batch]] = {}
+        arrays: dict[str, ArraySpec] = {}
         raw: list[RawJob] = []
         orgs: dict[str, None] = {}
         seen: dict[str, int] = {}
@@ -87,5 +99,63 @@ def read_csv_trace(path: str | Path, *, walltime_factor: float = DEFAULT_WALLTIM
             text = row[i_grace].strip() if i_grace >= 0 else ""
             grace = parse_float(name, line, "grace", text) if text else 0.0
             orgs[org] = None
+            batch = _batch(name, line, jid, row, i_name, i_array, i_dep)
+            if batch is not None:
+                batches[jid] = (line, batch)
+                if batch.array is not None:
+                    arrays[jid] = _array(name, line, row[i_array])
             raw.append((submit, line, jid, org, gpus, wall, dur, gpu_type, nodes, prio, pre, grace))
-        return build_trace(raw, list(orgs), name, "csv", {})
+        trace = build_trace(raw, list(orgs), name, "csv", {})
+        if batches:
+            trace.jobs = _with_batches(name, trace.jobs, batches, arrays, seen)
+        return trace
+
+
+def _with_batches(file: str, jobs: list[TraceJob], batches: dict[str, tuple[int, Batch]],
+                  arrays: dict[str, ArraySpec], seen: dict[str, int]) -> list[TraceJob]:
+    """The jobs with their names, arrays and dependencies; an array's row made into its tasks, in index order, where
+    the row was."""
+    out: list[TraceJob] = []
+    for tj in jobs:
+        jid = tj.spec.id
+        if jid not in batches:
+            out.append(tj)
+            continue
+        line, batch = batches[jid]
+        spec = arrays.get(jid)
+        if spec is None:
+            out.append(replace(tj, batch=batch))
+            continue
+        for index in spec.indices:
+            task = f"{jid}_{index}"
+            if task in seen:
+                raise TraceError(file, line, "array", f"task {task} is also a job id (line {seen[task]})", task)
+            out.append(TraceJob(replace(tj.spec, id=task), tj.duration,
+                                replace(batch, task=index, throttle=spec.throttle)))
+    ids = set(seen) | {t.spec.id for t in out}
+    for line, batch in batches.values():
+        for _, ref in batch.dependency.refs if batch.dependency is not None else ():
+            if ref not in ids:
+                raise TraceError(file, line, "dependency", "names no job or array of this trace", ref)
+    return out
+
+
+def _array(file: str, line: int, text: str) -> ArraySpec:
+    try:
+        return parse_array(text)
+    except InputError as exc:
+        raise TraceError(file, line, "array", exc.reason, text) from None
+
+
+def _batch(file: str, line: int, jid: str, row: list[str], i_name: int, i_array: int, i_dep: int) -> Batch | None:
+    """The row's name, array and dependency (None when it has none of them)."""
+    job_name = row[i_name].strip() if i_name >= 0 else ""
+    array = row[i_array].strip() if i_array >= 0 else ""
+    text = row[i_dep].strip() if i_dep >= 0 else ""
+    if not (job_name or array or text):
+        return None
+    try:
+        dependency = read_dependency(text) if text else None
+    except ValueError as exc:
+        raise TraceError(file, line, "dependency", str(exc), text) from None
+    return Batch(job_name, jid if array else None, None, None, dependency)

@@ -67,7 +67,8 @@ def get_cluster(ctx: Context, who: CurrentPrincipal) -> ClusterOut:
     types = [GpuTypeOut(name=t.name, memory_gb=t.memory_gb, speed=t.speed, total=cluster.gpus_by_type[t.name],
                         busy=busy_by_type[t.name]) for t in cluster.gpu_types.values()]
     return ClusterOut(name=cluster.name, description=cluster.description, total_gpus=cluster.total_gpus,
-                      busy_gpus=sum(busy_by_type.values()), gpu_types=types, blocks=blocks)
+                      busy_gpus=sum(busy_by_type.values()), gpu_types=types, blocks=blocks,
+                      max_walltime_s=cluster.limits.max_walltime_s)
 
 
 class GpuTypeInfo(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gpucloud.errors import InputError
 from gpucloud.model.job import JobState
-from gpucloud.service import budgets, job_search, jobs, logs
+from gpucloud.service import batch_submit, budgets, job_search, jobs, logs
 from gpucloud.service.api.context import AppContext, Context
 from gpucloud.service.api.convert import job_detail, job_out, with_costs
 from gpucloud.service.api.params import ByteOffset, Id, Offset
@@ -20,6 +20,7 @@ from gpucloud.service.api.schemas import JobDetail, JobOut, JobPageOut, JobSubmi
 from gpucloud.service.api.search_params import SearchFilters
 from gpucloud.service.api.submission import submit_request
 from gpucloud.service.auth import CurrentPrincipal, Forbidden, Principal
+from gpucloud.service.jobs import SubmitRequest
 from gpucloud.service.store.errors import NotFound
 from gpucloud.service.store.models import JobRow
 from gpucloud.service.submitter import prepare, response_fields
@@ -37,6 +38,8 @@ async def submit_job(body: JobSubmit, ctx: Context, who: CurrentPrincipal) -> Re
     together with the submissions arriving at the same time; answered only after the commit."""
     req = submit_request(body)
     now = ctx.clock()
+    if req.array is not None or req.dependency is not None:  # many jobs, or references to look up
+        return await run_in_threadpool(_submit_batch, ctx, who, req, now)
     try:
         if ctx.tenants.warm(who, req):
             prepared = prepare(ctx.tenants, who, req, ctx.cluster, ctx.command_limits, now)
@@ -68,13 +71,22 @@ def _json(content: dict[str, Any], status_code: int) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-def _job_response(ctx: AppContext, who: Principal, job_id: int) -> Response:
-    """The ``200`` answer for a submission that found an earlier job with its idempotency key."""
+def _job_response(ctx: AppContext, who: Principal, job_id: int, created: bool = False) -> Response:
+    """The answer for a job just created (``201``), or for a submission that found an earlier job with its
+    idempotency key (``200``)."""
     with ctx.sessions() as session:
         job = session.get(JobRow, job_id)
         assert job is not None
-        out = SubmitOut.model_validate({**job_out(job, ctx.clock()).model_dump(), "created": False})
-    return _json(out.model_dump(mode="json"), status.HTTP_200_OK)
+        out = SubmitOut.model_validate({**job_out(job, ctx.clock()).model_dump(), "created": created})
+    return _json(out.model_dump(mode="json"), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _submit_batch(ctx: AppContext, who: Principal, req: SubmitRequest, now: float) -> Response:
+    """A job array or a job with a dependency (:mod:`gpucloud.service.batch_submit`); the array's first task."""
+    done = batch_submit.submit_batch(ctx.sessions, ctx.tenants, who, req, ctx.cluster, ctx.command_limits, now)
+    if done.created:
+        ctx.notify()
+    return _job_response(ctx, who, done.job_id, done.created)
 
 
 def _existing(ctx: AppContext, who: Principal, key: str) -> Response | None:
