@@ -8,9 +8,9 @@ from typing import Any
 
 from api_world import World
 from money_rig import open_rig
+from queue_info import set_queue_info
 
 from gpucloud.model.job import JobState
-from gpucloud.service.jobs import set_queue_info
 from gpucloud.service.store.models import JobRow
 from gpucloud.service.store.placement import PlacedNode
 from gpucloud.service.transitions import apply_transition

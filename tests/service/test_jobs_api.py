@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from api_world import World
+from queue_info import set_queue_info
 from sqlalchemy import text
 
 from gpucloud.model.job import JobState
-from gpucloud.service.jobs import set_queue_info
 from gpucloud.service.store.models import JobRow
 from gpucloud.service.store.placement import PlacedNode
 from gpucloud.service.transitions import apply_transition

@@ -199,13 +199,13 @@ def test_wait_reasons_and_queue_order_are_stored(rig: Rig) -> None:
 # -- restart recovery -----------------------------------------------------------------------------------------
 
 
-def _admit_by_hand(rig: Rig, jid: int, nodes: int = 1) -> None:
+def _admit_by_hand(rig: Rig, jid: int, nodes: int = 1, gpu: int = 0) -> None:
     ctx = rig.world.app.state.gpucloud
     with ctx.sessions.begin() as s:
         row = s.get(JobRow, jid)
         assert row is not None
         apply_transition(s, row, JobState.ADMITTED, "admitted", rig.clock(), gpu_type="H100-80GB",
-                         placement=[PlacedNode(ctx.cluster.nodes[n].name, (0,)) for n in range(nodes)])
+                         placement=[PlacedNode(ctx.cluster.nodes[n].name, (gpu,)) for n in range(nodes)])
 
 
 def _launch_by_hand(rig: Rig, jid: int, argv: tuple[str, ...], ranks: int, epoch: int) -> LocalExecutor:
@@ -224,8 +224,8 @@ def test_restart_reattaches_running_jobs_and_settles_admitted_ones(rig: Rig) -> 
     # just before the "crash": a job admitted and never launched, one launched whose start was not committed
     never = rig.submit(["true"], priority="low")
     launched = rig.submit(["sleep", "30"], priority="low")
-    _admit_by_hand(rig, never)
-    _admit_by_hand(rig, launched)
+    _admit_by_hand(rig, never, gpu=1)
+    _admit_by_hand(rig, launched, gpu=2)
     assert rig.loop.leader.epoch is not None
     old = _launch_by_hand(rig, launched, ("sleep", "30"), 1, rig.loop.leader.epoch)
     rig.crash()

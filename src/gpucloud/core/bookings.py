@@ -33,7 +33,7 @@ from gpucloud.core.fit_memory import FitMemory
 from gpucloud.core.free_index import FreeIndex
 from gpucloud.core.lifetime import stop_time
 from gpucloud.core.placement import find_placement
-from gpucloud.core.types import Placement, RunningJob
+from gpucloud.core.types import PendingJob, Placement, RunningJob
 from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import Shape
@@ -58,6 +58,13 @@ class Booking:
 
     def open_at(self, now: float) -> bool:
         return self.start <= now < self.end
+
+
+def orphaned(pending: Iterable[PendingJob], bookings: Iterable[Booking], now: float) -> list[str]:
+    """The pending jobs that name a booking whose window is over: they can never start (the live loop cancels
+    them when the window closes — ``service/reservations.py``, ``cancel_orphans`` — and so does the simulator)."""
+    over = {b.id for b in bookings if now >= b.end}
+    return [j.id for j in pending if j.spec.reservation in over] if over else []
 
 
 def busy_until(running: Iterable[RunningJob], grace: bool = True) -> dict[int, float]:

@@ -35,21 +35,31 @@ def span(spec: JobSpec) -> float:
     return spec.walltime + spec.grace
 
 
+def walltime_end(start: float, walltime: float) -> float:
+    """When a run that started at ``start`` must be stopped for its walltime."""
+    return start + walltime
+
+
+def kill_time(stopped: float, grace: float) -> float:
+    """When a run stopped (SIGTERM) at ``stopped`` is killed: its grace period is over."""
+    return stopped + grace
+
+
 def deadline(run: RunningJob) -> float:
     """When the run must be stopped for its walltime."""
-    return run.start + run.spec.walltime
+    return walltime_end(run.start, run.spec.walltime)
 
 
 def stop_time(run: RunningJob) -> float:
     """When the run was (or will be) stopped: the earlier of its stop and its walltime end."""
-    end = run.start + run.spec.walltime
+    end = deadline(run)
     stop = run.stop_at
     return end if stop is None or stop > end else stop
 
 
 def held_until(run: RunningJob) -> float:
     """The latest time the run may still hold its GPUs: its stop plus its grace period (then it is killed)."""
-    return stop_time(run) + run.spec.grace
+    return kill_time(stop_time(run), run.spec.grace)
 
 
 def stopping(run: RunningJob, now: float) -> bool:

@@ -20,6 +20,7 @@ from gpucloud.model.job import JobState
 from gpucloud.service.auth import Principal
 from gpucloud.service.control.txn import JobValues, events_table, lock_for_update, write_jobs
 from gpucloud.service.job_search import job_scope, visible_user
+from gpucloud.service.jobs import request_cancel
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.models import JobRow, ProjectRow
 from gpucloud.service.transitions import transition
@@ -94,9 +95,7 @@ def _cancel(session: Session, who: Principal, rows: dict[int, JobValues], now: f
             events.append(transition(row, JobState.CANCELLED, f"cancelled by {who.name}", now))
             out.cancelled.append(jid)
         else:
-            if not row.cancel_requested:
-                row.cancel_requested = True
-                row.reason = f"cancel requested by {who.name}"
+            request_cancel(row, f"cancel requested by {who.name}", now)
             out.requested.append(jid)
     write_jobs(session, list(rows.values()))
     if events:

@@ -1,19 +1,16 @@
-"""Job operations: submit (validated against the cluster), get with events, cancel, the queue order, logs, the
-GPUs each job holds (:func:`holders`), and :func:`set_queue_info` (wait reasons and queue order).
-
-Every function works inside the caller's transaction (a :class:`Session`), except :func:`submit`, which owns
-its transactions so that a racing retry with the same idempotency key still yields one job.
+"""Job operations: the checks of a submission against the tenants and the cluster (the API's fast path in
+:mod:`gpucloud.service.submitter` inserts it), get with events, cancel, the queue order and the GPUs each job
+holds (:func:`holders`). Every function works inside the caller's transaction (a :class:`Session`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
 
 from gpucloud.core.shapes import job_shapes
 from gpucloud.errors import InputError, UnknownNameError
@@ -23,12 +20,10 @@ from gpucloud.model.job import JobSpec, JobState
 from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS, priority_of
 from gpucloud.money.reservation import RESERVED_SERVICE_CLASS
 from gpucloud.service.auth import Forbidden, Principal
-from gpucloud.service.reservations import job_terms
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.errors import Conflict, NotFound
-from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, UserRow
+from gpucloud.service.store.models import JobEventRow, JobRow
 from gpucloud.service.store.placement import PlacedNode, placement_from_json
-from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project
 from gpucloud.service.transitions import apply_transition
 
 #: States in which a job holds GPUs.
@@ -37,7 +32,7 @@ HOLDING_STATES = (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTING)
 
 @dataclass(frozen=True, slots=True)
 class SubmitRequest:
-    """A validated-at-the-edge submission (types checked; cluster and tenant checks happen in :func:`submit`)."""
+    """A validated-at-the-edge submission (types checked; cluster and tenant checks: :func:`check_request`)."""
 
     argv: tuple[str, ...]
     walltime_s: float
@@ -61,12 +56,6 @@ class SubmitRequest:
     array: str | None = None
     #: what it waits for (``afterok:12,singleton``, see :mod:`gpucloud.core.dependencies`)
     dependency: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    job: JobRow
-    created: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +84,6 @@ def submit_org_name(who: Principal, name: str | None) -> str:
     return name
 
 
-def _resolve_org(session: Session, who: Principal, name: str | None) -> OrgRow:
-    name = submit_org_name(who, name)
-    org = find_org(session, name)
-    if org is None:
-        raise InputError("org", "unknown org", name)
-    return org
-
-
 def check_request(req: SubmitRequest, who: Principal, org: str, project: str, cluster: Cluster,
                   now: float) -> tuple[int, str | None]:
     """The priority and the resolved GPU type of a submission; raises InputError naming the field when the
@@ -126,66 +107,6 @@ def check_request(req: SubmitRequest, who: Principal, org: str, project: str, cl
                    grace=req.grace_s, user=who.name, project=project)
     job_shapes(cluster, spec)  # the core's rule: an InputError naming the field if it can never run
     return priority, gpu_type
-
-
-def validate_submit(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> JobRow:
-    """Check ``req`` against the tenants and the cluster; the unsaved job row (state pending)."""
-    if not req.argv:
-        raise InputError("argv", "must name a program to run")
-    org = _resolve_org(session, who, req.org)
-    project_name = req.project or DEFAULT_PROJECT
-    project = find_project(session, org.id, project_name)
-    if project is None:
-        raise InputError("project", f"unknown project in org {org.name!r}", project_name)
-    priority, gpu_type = check_request(req, who, org.name, project.name, cluster, now)
-    terms = job_terms(session, org.id, req, gpu_type, cluster, now)
-    user = session.get(UserRow, who.user_id)
-    if user is None:
-        raise NotFound("user", who.name)
-    return JobRow(
-        org=org, project=project, user=user, name=req.name, argv=list(req.argv),
-        env=dict(req.env), cwd=req.cwd, num_gpus=req.num_gpus, nodes=req.nodes, gpu_type=terms.gpu_type,
-        walltime_s=float(req.walltime_s), priority=priority, priority_class=req.priority_class,
-        preemptible=req.preemptible, grace_s=float(req.grace_s), state=JobState.PENDING.value, reason="submitted",
-        cancel_requested=False, submitted_at=now, queued_at=now, run_count=0, preemptions=0, attained_gpu_s=0.0,
-        idempotency_key=req.idempotency_key, service_class=terms.service_class, reservation_id=terms.reservation_id,
-    )
-
-
-def _by_key(session: Session, user_id: int, key: str) -> JobRow | None:
-    return session.scalar(select(JobRow).where(JobRow.user_id == user_id, JobRow.idempotency_key == key))
-
-
-def submit_in(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> Submitted:
-    """Submit inside the caller's transaction (a racing duplicate key surfaces as ``IntegrityError``)."""
-    if req.idempotency_key is not None:
-        existing = _by_key(session, who.user_id, req.idempotency_key)
-        if existing is not None:
-            return Submitted(existing, False)
-    job = validate_submit(session, who, req, cluster, now)
-    session.add(job)
-    session.flush()
-    session.add(JobEventRow(job_id=job.id, at=now, from_state=None, to_state=JobState.PENDING.value,
-                            reason=f"submitted by {who.name}"))
-    bump_version(session)
-    return Submitted(job, True)
-
-
-def submit(sessions: sessionmaker[Session], who: Principal, req: SubmitRequest, cluster: Cluster,
-           now: float) -> Submitted:
-    """Submit in its own transaction; committed when it returns. The same idempotency key from the same user
-    returns the existing job (``created`` False), even when two retries race."""
-    try:
-        with sessions.begin() as session:
-            return submit_in(session, who, req, cluster, now)
-    except IntegrityError:
-        if req.idempotency_key is None:
-            raise
-        with sessions() as session:
-            existing = _by_key(session, who.user_id, req.idempotency_key)
-        if existing is None:
-            raise
-        return Submitted(existing, False)
 
 
 # --- read ----------------------------------------------------------------------------------------------------
@@ -223,10 +144,20 @@ def cancel_job(session: Session, who: Principal, job_id: int, now: float) -> Job
     if state == JobState.PENDING:
         apply_transition(session, job, JobState.CANCELLED, f"cancelled by {who.name}", now)
     elif not job.cancel_requested:
-        job.cancel_requested = True
-        job.reason = f"cancel requested by {who.name}"
+        request_cancel(job, f"cancel requested by {who.name}", now)
         bump_version(session)
     return job
+
+
+def request_cancel(job: Any, reason: str, now: float) -> None:
+    """Mark a job that holds GPUs to be stopped by the control loop (a job row or the loop's row values); the
+    core plans with its stop from now (the loop sends its SIGTERM at its next tick)."""
+    if job.cancel_requested:
+        return
+    job.cancel_requested = True
+    job.reason = reason
+    if job.stop_at is None:
+        job.stop_at = now
 
 
 # --- for the control loop and the cluster view ---------------------------------------------------------------
@@ -244,17 +175,3 @@ def holders(session: Session) -> list[GpuHolder]:
 
 def job_placement(job: JobRow) -> list[PlacedNode]:
     return placement_from_json(job.placement)
-
-
-def set_queue_info(session: Session, reasons: Mapping[int, str], order: Sequence[int]) -> None:
-    """Store the core's wait reasons and queue order on pending jobs (does not bump the scheduler version,
-    and does not conflict with concurrent user actions on those jobs)."""
-    rank = {jid: i for i, jid in enumerate(order)}
-    for jid in set(reasons) | set(rank):
-        values: dict[str, object] = {"queue_rank": rank.get(jid)}
-        if jid in reasons:
-            values["reason"] = reasons[jid]
-        session.execute(
-            update(JobRow).where(JobRow.id == jid, JobRow.state == JobState.PENDING.value).values(**values)
-            .execution_options(synchronize_session=False)
-        )

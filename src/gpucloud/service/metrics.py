@@ -49,9 +49,9 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self.sessions() as session:
-            by_state = dict(session.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).tuples().all())
+            by_state = dict(session.execute(select(JobRow.state, func.count()).group_by(JobRow.state)).all())
             held = session.execute(select(JobRow.assigned_gpu_type, JobRow.placement)
-                                   .where(JobRow.state.in_([s.value for s in HOLDING_STATES]))).tuples().all()
+                                   .where(JobRow.state.in_([s.value for s in HOLDING_STATES]))).all()
         jobs = GaugeMetricFamily("gpucloud_jobs", "Jobs by state", labels=["state"])
         for state in JobState:
             jobs.add_metric([state.value], float(by_state.get(state.value, 0)))

@@ -111,7 +111,7 @@ class Prepared:
 
 def prepare(tenants: TenantCache, who: Principal, req: SubmitRequest, cluster: Cluster, limits: CommandLimits,
             now: float) -> Prepared:
-    """Validate ``req``: its command against ``limits``, then like :func:`gpucloud.service.jobs.validate_submit`
+    """Validate ``req``: its command against ``limits``, then against the tenants and the cluster
     (same checks, same order, same errors) without ORM objects; the row to insert."""
     check_command(req.argv, req.env, req.cwd, limits)
     name = submit_org_name(who, req.org)

@@ -46,6 +46,8 @@ class TransitionInput:
     exit_code: int | None = None
     #: the pending job a preempted victim makes room for
     preempted_for: int | None = None
+    #: the attained service (GPU-seconds) an admitted run starts from (0 when LAS promoted the job)
+    attained: float | None = None
 
 
 class Transition:
@@ -77,6 +79,9 @@ class Admit(Transition):
         job.placement = placement_to_json(data.placement or ())
         job.assigned_gpu_type = data.gpu_type
         job.queue_rank = None
+        job.stop_at = None
+        if data.attained is not None:
+            job.attained_gpu_s = data.attained
 
 
 class Start(Transition):
@@ -138,6 +143,8 @@ class Preempt(Transition):
     def effects(self, job: JobRow, now: float, data: TransitionInput) -> None:
         job.preemptions += 1
         job.preempted_for = data.preempted_for
+        if job.stop_at is None:
+            job.stop_at = now
 
 
 class Requeue(Transition):
@@ -154,6 +161,7 @@ class Requeue(Transition):
         job.placement = None  # the GPU type of the run stays: fair share and the usage series count that run
         job.handle = None
         job.preempted_for = None
+        job.stop_at = None
         job.queued_at = now
 
 
@@ -183,6 +191,7 @@ def transition(
     handle: dict[str, Any] | None = None,
     exit_code: int | None = None,
     preempted_for: int | None = None,
+    attained: float | None = None,
 ) -> dict[str, Any]:
     """Validate and apply one transition to ``job`` in memory (a :class:`JobRow` or any object with the same
     attributes, like the control loop's :class:`gpucloud.service.control.txn.JobValues`); the values of its
@@ -191,7 +200,7 @@ def transition(
     if rule is None:
         raise IllegalTransition(job.id, job.state, str(to_state))
     data = TransitionInput(placement=placement, gpu_type=gpu_type, handle=handle, exit_code=exit_code,
-                           preempted_for=preempted_for)
+                           preempted_for=preempted_for, attained=attained)
     rule.check(job, data)
     from_state = job.state
     rule.effects(job, now, data)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gpucloud.core.bookings import Booking
+from gpucloud.core.bookings import Booking, orphaned
 from gpucloud.core.driver import Driver
 from gpucloud.core.lifetime import deadline, held_until
 from gpucloud.core.state import SchedulerConfig
@@ -145,6 +145,8 @@ class Simulation:
         self.accounts: Accounts | None = None
         #: job id → when a preemption last put it back in the queue (kept only with money)
         self._requeued: dict[str, float] = {}
+        #: the bookings whose window has not closed yet, the first to close first
+        self._closing = sorted(self.config.bookings, key=lambda b: b.end)
         if self.config.money is not None:
             self._open_accounts(self.config.money)
 
@@ -264,6 +266,14 @@ class Simulation:
 
     # -- decisions --------------------------------------------------------------------------------------
     def _cycle(self, now: float) -> None:
+        if self._closing and self._closing[0].end <= now:  # a booking is over: its jobs can never start
+            over = []
+            while self._closing and self._closing[0].end <= now:
+                over.append(self._closing.pop(0))
+            for jid in orphaned(self.driver.scheduler.state.pending.values(), over, now):
+                self.driver.cancel(jid, now)
+                self.runs[jid].record.state = "cancelled"
+                self.finished += 1
         if self.config.rebuild_every_cycle:
             self.driver = Driver.restore(self.cluster, self.orgs, self.policy, self.config.scheduler,
                                          self.driver.export())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -258,6 +260,22 @@ def test_find_tells_started_from_never_started(rig: Rig, tmp_path: Path) -> None
     with pytest.raises(LaunchError):
         rig.launch(spec(tmp_path, "no-such-program-xyz", job_id="2"))
     assert rig.ex.find("2", 1, ["node-a"]).handle is None  # a failed launch never started anything
+
+
+def test_an_attempt_that_never_ran_can_be_launched_again(rig: Rig, tmp_path: Path) -> None:
+    """A restarted server requeues a launch that never ran and makes it again under the same attempt: allowed only
+    when the host can prove the first one never ran a command."""
+    with pytest.raises(LaunchError):
+        rig.launch(spec(tmp_path, "no-such-program-xyz"))  # the exit file says: never started
+    assert rig.wait(rig.launch(spec(tmp_path, "sh", "-c", "exit 3")))[0].exit_code == 3
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a keeper that died after its record, before it forked a command
+    record = rig.ex.host.record_path("2", 1, 0)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"keeper": gone.pid, "kstart": 1, "boot": "x", "epoch": 1}) + "\n")
+    assert rig.wait(rig.launch(spec(tmp_path, "sh", "-c", "exit 4", job_id="2")))[0].exit_code == 4
+    with pytest.raises(LaunchError, match="never launched twice"):  # one that ran stays refused
+        rig.launch(spec(tmp_path, "true", job_id="2"))
 
 
 def test_a_launch_nobody_waits_for_never_runs(tmp_path: Path) -> None:

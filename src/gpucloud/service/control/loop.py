@@ -7,9 +7,9 @@ One tick (see ``docs/control-loop.md``):
 2. collect from the executor, in one batched call, what happened since the last tick: launches that finished,
    ranks that ended, log bytes, hosts lost or found; commit the starts, copy the logs, send SIGTERM/SIGKILL where
    due (a gang whose rank failed is stopped whole), commit the jobs whose ranks all ended;
-3. if the version changed, a job ended, or the core's ``wake_at`` is due: build a :class:`Scheduler` from
-   the snapshot, run one cycle, and apply its decisions (:mod:`.schedule`); launches are handed to the executor,
-   which never makes the tick wait for a host.
+3. if the version changed, a job ended, or the core's ``wake_at`` is due: restore the cycle driver (the one the
+   simulator uses, ``core/driver.py``) from the snapshot, run one cycle, and apply its decisions (:mod:`.schedule`);
+   launches are handed to the executor, which never makes the tick wait for a host.
 
 The loop acts only while it leads (:mod:`.leader`): every write checks its leadership epoch, and a loop that finds
 itself fenced steps down and recovers before it acts again.
@@ -37,7 +37,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gpucloud.core.policies import POLICIES
-from gpucloud.core.state import DecayedUsage
+from gpucloud.core.state import DecayedUsage, SchedulerConfig
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
 from gpucloud.service import budgets, job_holds, reservations
@@ -48,7 +48,7 @@ from gpucloud.service.control.leader import Fenced, Leadership
 from gpucloud.service.control.logship import LogShipper
 from gpucloud.service.control.nodes import apply_node_events
 from gpucloud.service.control.reconcile import job_status, merge_exits, outcome, signals
-from gpucloud.service.control.snapshot import JobData, Snapshot, build_scheduler, read_snapshot
+from gpucloud.service.control.snapshot import JobData, Snapshot, build_driver, read_snapshot
 from gpucloud.service.control.tracked import Stop, StopKind, Tracked, track
 from gpucloud.service.control.txn import JobValues, Transactions, VersionTracker
 from gpucloud.service.executors.base import Executor, Handle, Report
@@ -81,12 +81,14 @@ class LoopConfig:
     log_cap_bytes: int = 16 << 20
     #: seconds between two copies of running jobs' logs into the database (longer with many jobs)
     log_every_s: float = 1.0
+    #: the scheduling core's settings (LAS promotion, starvation limits...): the simulator's defaults
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 
 @dataclass
 class LoopStats:
     ticks: int = 0
-    #: how many times a Scheduler was built from the database (one per scheduling cycle)
+    #: how many times the cycle driver was restored from the database (one per scheduling cycle)
     scheduler_builds: int = 0
     admitted: int = 0
     launched: int = 0
@@ -133,6 +135,8 @@ class ControlLoop:
         #: launched jobs whose ``running`` state could not be committed yet (retried every tick)
         self._unrecorded: dict[int, Tracked] = {}
         self._wake_at: float | None = None
+        #: when the approved reservations of the last snapshot close (their orphans are cancelled then)
+        self._booking_ends: list[float] = []
         self._expire_at: float | None = None
         self._recovered = False
         self._event = threading.Event()
@@ -253,6 +257,8 @@ class ControlLoop:
         if self.versions.changed(self.txns.version()):
             snap = self._read()
         self._record_unrecorded(now)
+        for job in self.jobs.values():  # the kills due by now first, so that what they end is collected now
+            signals(self.executor, job, now, kills_only=True)
         cursors = self.logs.cursors(self.jobs)
         self._apply_report(self.executor.collect(self._watched(), cursors), now)
         asked = {c.job_id for c in cursors}
@@ -334,7 +340,7 @@ class ControlLoop:
         if report.logs:
             with self.txns.own() as session:
                 self.logs.store(session, report.logs, self._host_of)
-        for job in self.jobs.values():
+        for job in self.jobs.values():  # and a gang whose rank just failed is stopped at once
             signals(self.executor, job, now)
 
     def _host_of(self, job_id: int, rank: int) -> str:
@@ -404,9 +410,15 @@ class ControlLoop:
             self._load_logs(new)
 
     def _schedule(self, snap: Snapshot, now: float) -> None:
-        built = build_scheduler(snap, self.cluster(), self.config.policy, now, self._usage)
+        if any(end <= now for end in self._booking_ends):  # a window closed: its jobs that never started never will
+            with self.txns.own() as session:
+                reservations.cancel_orphans(session, now)
+            snap = self._read()
+        self._booking_ends = [r.end for r in snap.reserved]
+        built = build_driver(snap, self.cluster(), self.config.policy, now, self._usage, self.config.scheduler)
         self.stats.scheduler_builds += 1
-        result = built.scheduler.cycle(now, explain=True)
+        result = built.driver.cycle(now, explain=True)
+        self._usage = built.driver.scheduler.state.usage  # brought up to now: kept for the next cycle
         self._wake_at = result.wake_at
         for jid in schedule.preempt(self.txns, result.preemptions, now):
             job = self.jobs.get(jid)
@@ -415,7 +427,7 @@ class ControlLoop:
                 job.stop = Stop(StopKind.PREEMPT, now)
                 self.executor.signal(job.handle, signal.SIGTERM)
         refused: dict[int, str] = {}
-        rows = schedule.admit(self.txns, result.admissions, built.scheduler.cluster, now, refused)
+        rows = schedule.admit(self.txns, result.admissions, built.driver.cluster, now, refused)
         self.stats.admitted += len(rows)
         failures: dict[int, str] = {}
         for row in rows:

@@ -1,5 +1,7 @@
 """Reconcile: merge what the executor reported into the tracked jobs, send signals, and decide how a job ended.
 
+The end-of-walltime and grace rule is the core's (:mod:`gpucloud.core.lifetime`), the one the simulator applies.
+
 A gang is one unit: when a rank fails while others still run, the others are stopped at once (SIGTERM, then
 SIGKILL after the job's grace period) and the job ends with the failing rank's status. Stops are also due when a
 cancel is requested, at the walltime, and for a preemption.
@@ -11,6 +13,7 @@ import logging
 import signal
 from collections.abc import Iterable
 
+from gpucloud.core.lifetime import kill_time
 from gpucloud.model.job import JobState
 from gpucloud.service.control.tracked import Stop, StopKind, Tracked
 from gpucloud.service.control.txn import Change, Step
@@ -79,9 +82,10 @@ def due_stop(job: Tracked, now: float) -> StopKind | None:
     return None
 
 
-def signals(executor: Executor, job: Tracked, now: float) -> None:
-    """SIGTERM to every rank when a stop becomes due; SIGKILL after the grace period."""
-    if job.ended_at is not None:
+def signals(executor: Executor, job: Tracked, now: float, kills_only: bool = False) -> None:
+    """SIGTERM to every rank when a stop becomes due; SIGKILL after the grace period. ``kills_only``: only the
+    SIGKILL due (before the loop collects what ended: a job that exits at its walltime is not stopped)."""
+    if job.ended_at is not None or (kills_only and job.stop is None):
         return
     if job.stop is None:
         kind = due_stop(job, now)
@@ -92,7 +96,7 @@ def signals(executor: Executor, job: Tracked, now: float) -> None:
         executor.signal(job.handle, signal.SIGTERM)
     elif job.cancel_requested and job.stop.kind is not StopKind.CANCEL:
         job.stop.kind = StopKind.CANCEL
-    if not job.stop.killed and now >= job.stop.at + job.grace_s:
+    if not job.stop.killed and now >= kill_time(job.stop.at, job.grace_s):
         job.stop.killed = True
         log.info("job %s: SIGKILL after a grace period of %gs", job.id, job.grace_s)
         executor.signal(job.handle, signal.SIGKILL)

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, update
 
-from gpucloud.core.cycle import RESERVATION_VICTIM
 from gpucloud.core.types import Admission, CycleResult, Preemption
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
@@ -34,7 +33,7 @@ ADMITTED = frozenset({JobState.ADMITTED.value})
 RUNNING = frozenset({JobState.RUNNING.value})
 
 def _preempted(p: Preemption) -> str:
-    if p.for_job.startswith(RESERVATION_VICTIM):
+    if p.booking is not None:
         return f"preempted: {p.reason}"
     return PREEMPTED_FOR.format(for_job=p.for_job, why=p.reason)
 
@@ -45,7 +44,7 @@ def preempt(txns: Transactions, preemptions: Sequence[Preemption], now: float) -
     if not preemptions:
         return []
     changes = [Change(int(p.job_id), RUNNING, (Step(JobState.PREEMPTING, _preempted(p), now, {
-        "preempted_for": None if p.for_job.startswith(RESERVATION_VICTIM) else int(p.for_job)}),))
+        "preempted_for": None if p.booking is not None else int(p.for_job)}),))
         for p in preemptions]
     return txns.apply(changes).applied
 
@@ -62,7 +61,8 @@ def admit(txns: Transactions, admissions: Sequence[Admission], cluster: Cluster,
         nodes = placed_nodes(a.placement, cluster)
         where = ", ".join(f"{n.node}:{','.join(map(str, n.gpus))}" for n in nodes)
         changes.append(Change(int(a.job_id), PENDING, (Step(JobState.ADMITTED, f"admitted on {where}", now, {
-            "placement": nodes, "gpu_type": a.placement.gpu_type}),), unless_cancel_requested=True))
+            "placement": nodes, "gpu_type": a.placement.gpu_type, "attained": a.attained}),),
+            unless_cancel_requested=True))
     out = txns.apply(changes, skip_locked=True)
     if refused is not None:
         refused.update(out.refused)

@@ -1,5 +1,6 @@
 """The database as the scheduling core sees it: one read of the version, the pending and active jobs, the orgs;
-and :func:`build_scheduler`, which turns it into a fresh :class:`Scheduler`."""
+and :func:`build_driver`, which turns it into the cycle driver (``core/driver.py``) that the simulator uses too —
+restored from what the database stores, it decides as one that lived through the whole history."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from gpucloud.core.scheduler import Scheduler
-from gpucloud.core.state import DecayedUsage
+from gpucloud.core.driver import Driver, DriverState, EndedRun
+from gpucloud.core.state import DecayedUsage, SchedulerConfig
 from gpucloud.core.types import PendingJob, RunningJob, WaitReason
 from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
@@ -90,54 +91,77 @@ def spec_of(row: JobData) -> JobSpec:
 
 @dataclass
 class Built:
-    scheduler: Scheduler
-    #: pending jobs the core refused (e.g. no node fits after a cluster reload): job id → reason
+    driver: Driver
+    #: pending jobs the core refused or that are held out of the cycle: job id → reason
     unschedulable: dict[int, str] = field(default_factory=dict)
 
 
-def build_scheduler(snap: Snapshot, cluster: Cluster, policy: str, now: float,
-                    usage: DecayedUsage | None = None) -> Built:
-    """A scheduler holding the snapshot's active jobs and queue. Rows that do not fit the current cluster are
-    logged and left out (the active ones keep running; pending ones get a wait reason)."""
-    sched = Scheduler(cluster, snap.orgs, policy, usage=usage)
-    built = Built(sched)
-    sched.set_bookings(b for b in (r.booking(cluster) for r in snap.reserved if r.end > now) if b is not None)
-    sched.set_down(i for i in map(cluster.index_of, snap.down) if i is not None)
-    if sched.policy.uses_usage and usage is not None and usage.last is not None:
-        report_stopped_runs(sched, snap, usage.last)
+def driver_state(snap: Snapshot, cluster: Cluster, now: float, usage: DecayedUsage | None = None,
+                 unschedulable: dict[int, str] | None = None) -> DriverState:
+    """What the cycle driver keeps, read from the database (``docs/scheduling-cycle.md``, "What the driver
+    keeps"): a driver restored from it decides exactly as one that lived through the history. Rows that do not fit
+    the current cluster are logged and left out (the active ones keep running; pending ones get a wait reason in
+    ``unschedulable``, as do the jobs held out of the cycle: by a dependency, an array's throttle, or a project
+    that cannot pay)."""
+    unschedulable = {} if unschedulable is None else unschedulable
+    state = DriverState(usage=usage or DecayedUsage(), now=now,
+                        bookings=[b for b in (r.booking(cluster) for r in snap.reserved if r.end > now)
+                                  if b is not None],
+                        down=tuple(i for i in map(cluster.index_of, snap.down) if i is not None))
+    if usage is not None and usage.last is not None:
+        state.ended = stopped_runs(snap, usage.last)
     for row in snap.active:
         gpu_type = row.assigned_gpu_type
         try:
             if gpu_type is None:
                 raise KeyError("no GPU type recorded")
             placement = core_placement(placement_from_json(row.placement), gpu_type, cluster)
-            sched.restore_running(RunningJob(
-                spec_of(row), placement, row.started_at if row.started_at is not None else now,
-                attained_before=row.attained_gpu_s, preempting=row.state == JobState.PREEMPTING.value))
         except (KeyError, ValueError, InputError) as exc:
             log.warning("job %s holds GPUs the current cluster does not have (%s); left out of scheduling",
                         row.id, exc)
+            continue
+        state.running.append(RunningJob(
+            spec_of(row), placement, row.started_at if row.started_at is not None else now,
+            attained_before=row.attained_gpu_s, preempting=row.state == JobState.PREEMPTING.value,
+            stop_at=row.stop_at, preempted_for=None if row.preempted_for is None else str(row.preempted_for),
+            cancel_requested=bool(row.cancel_requested), seq=row.id))
     for row in snap.pending:
         why = snap.held.get(row.id) or snap.cannot_pay.get(row.id)
         if why is not None:
-            built.unschedulable[row.id] = why
+            unschedulable[row.id] = why
             continue
+        state.pending.append(PendingJob(spec_of(row), row.attained_gpu_s, None, row.queued_at, seq=row.id))
+    return state
+
+
+def build_driver(snap: Snapshot, cluster: Cluster, policy: str, now: float, usage: DecayedUsage | None = None,
+                 config: SchedulerConfig | None = None) -> Built:
+    """The cycle driver for this snapshot (:func:`driver_state`, restored). A pending job the core refuses (no node
+    of the current cluster fits it, e.g. after a reload) gets a wait reason instead."""
+    unschedulable: dict[int, str] = {}
+    state = driver_state(snap, cluster, now, usage, unschedulable)
+    running, state.running = state.running, []
+    pending, state.pending = state.pending, []
+    driver = Driver.restore(cluster, snap.orgs, policy, config, state)
+    for run in running:
         try:
-            sched.submit(PendingJob(spec_of(row), row.attained_gpu_s, None, row.queued_at))
+            driver.restore_running(run)
+        except ValueError as exc:  # GPUs another job holds already: the database disagrees with itself
+            log.error("job %s is left out of scheduling: %s", run.id, exc)
+    for job in pending:
+        try:
+            driver.submit(job)
         except InputError as exc:
-            built.unschedulable[row.id] = f"{WaitReason.UNSCHEDULABLE}: {exc}"
-    for row in snap.active:
-        beneficiary = str(row.preempted_for) if row.preempted_for is not None else None
-        if row.state == JobState.PREEMPTING.value and beneficiary in sched.state.pending:
-            sched.state.nominated.setdefault(beneficiary, set()).add(str(row.id))
-    return built
+            unschedulable[int(job.id)] = f"{WaitReason.UNSCHEDULABLE}: {exc}"
+    return Built(driver, unschedulable)
 
 
-def report_stopped_runs(sched: Scheduler, snap: Snapshot, since: float) -> None:
-    """Tell fair share about the runs that stopped after ``since`` (its last cycle): jobs that ended, and
+def stopped_runs(snap: Snapshot, since: float) -> list[EndedRun]:
+    """The runs that stopped after ``since`` (fair share counts them up to their end): jobs that ended, and
     preempted jobs back in the queue (their run ended when they were queued again)."""
-    for row in snap.ended:
-        sched.ran_between(row.org_name, row.assigned_gpu_type, row.num_gpus, row.started_at, row.ended_at)
-    for row in snap.pending:
-        if row.run_count and row.started_at is not None and row.assigned_gpu_type and row.queued_at > since:
-            sched.ran_between(row.org_name, row.assigned_gpu_type, row.num_gpus, row.started_at, row.queued_at)
+    out = [EndedRun(row.org_name, row.assigned_gpu_type, row.num_gpus, row.started_at, row.ended_at)
+           for row in snap.ended]
+    out += [EndedRun(row.org_name, row.assigned_gpu_type, row.num_gpus, row.started_at, row.queued_at)
+            for row in snap.pending
+            if row.run_count and row.started_at is not None and row.assigned_gpu_type and row.queued_at > since]
+    return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gpucloud.core.lifetime import walltime_end
 from gpucloud.model.job import JobState
 from gpucloud.service.executors.base import ExitStatus, Handle
 
@@ -48,7 +49,8 @@ class Tracked:
 
     @property
     def deadline(self) -> float:
-        return self.started_at + self.walltime_s
+        """When the run must be stopped for its walltime (the core's rule: :mod:`gpucloud.core.lifetime`)."""
+        return walltime_end(self.started_at, self.walltime_s)
 
     @property
     def world(self) -> int:

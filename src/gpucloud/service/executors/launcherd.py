@@ -14,7 +14,9 @@ A keeper, for one rank:
    ``/dev/null`` and the rank's log files its stdin, stdout and stderr — files created for the account, mode 0600;
 2. takes the host's *fence* (``fence``, an ``flock``-ed file holding the newest leader epoch seen): a request of an
    older epoch is refused (a stalled former leader can never launch); otherwise it creates the rank's *record*
-   (``record``, with ``O_EXCL``: an attempt's rank is started at most once on a host) holding its own identity;
+   (``record``, with ``O_EXCL``: an attempt's rank is started at most once on a host) holding its own identity —
+   a record whose command provably never ran (see :func:`_void_if_never_started`) is set aside first, so a launch
+   that a restarted server requeues can be made again;
 3. forks the command's process: a new process group (pgid = its pid), every signal at its default disposition and
    none blocked, the account's groups, gid and uid, its HOME/USER/LOGNAME, the working directory entered and the
    program resolved as that account would (:mod:`program`); a failure there is the launch's failure;
@@ -172,8 +174,10 @@ def _fence_and_record(request: dict[str, Any]) -> str | None:
         try:
             rec = os.open(request["record"], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         except FileExistsError:
-            return (f"rank {request['rank']} of job {request['job']} attempt {request['attempt']} was already "
-                    "launched on this host; it is never launched twice")
+            if not _void_if_never_started(request):
+                return (f"rank {request['rank']} of job {request['job']} attempt {request['attempt']} was already "
+                        "launched on this host; it is never launched twice")
+            rec = os.open(request["record"], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
             me = os.getpid()
             _line(rec, {"keeper": me, "kstart": procs.start_ticks(me), "boot": procs.boot_id(), "epoch": epoch})
@@ -182,6 +186,33 @@ def _fence_and_record(request: dict[str, Any]) -> str | None:
         return None
     finally:
         os.close(fd)
+
+
+def _void_if_never_started(request: dict[str, Any]) -> bool:
+    """An existing record of this attempt's rank whose command provably never ran is set aside (renamed ``.void``,
+    its exit file removed) so the attempt can be launched now: its exit file says it never started (the caller
+    stopped waiting, or the command could not start), or its keeper is gone before it recorded a command (it can no
+    longer fork one). Called under the fence lock, so no other keeper decides the same record at once."""
+    record, exit_file = request["record"], request["exit"]
+    try:
+        with open(exit_file, encoding="utf-8") as f:
+            status = json.loads(f.read() or "null")
+        never = isinstance(status, dict) and status.get("started") is False
+    except (FileNotFoundError, ValueError):
+        never = False
+    if not never:
+        try:
+            with open(record, encoding="utf-8") as f:
+                lines = [json.loads(line) for line in f.read().splitlines() if line.strip()]
+        except (FileNotFoundError, ValueError):
+            return False
+        never = (len(lines) == 1 and "cmd" not in lines[0]
+                 and not procs.is_running(int(lines[0].get("keeper", 0)), int(lines[0].get("kstart", -1))))
+    if never:
+        os.replace(record, record + ".void")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(exit_file)
+    return never
 
 
 def _run(request: dict[str, Any], account: Account | None, report_fd: int, exit_file: str) -> int:

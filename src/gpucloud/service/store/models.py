@@ -185,6 +185,8 @@ class JobRow(Base):
     reservation_id: Mapped[int | None] = mapped_column(ForeignKey("reservations.id"), nullable=True)
     #: While preempting: the pending job it makes room for (the core keeps that job's claim on its GPUs).
     preempted_for: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When the current run was told to stop (preempted, or its cancellation's SIGTERM); NULL while it was not.
+    stop_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: A task of a job array: the array's id (the job id of its first task), the task's index, and at most how
     #: many of the array's tasks hold GPUs at once (NULL: no limit). All NULL for a job that is not in an array.
     array_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -104,8 +104,10 @@ def reload_cluster(ctx: Context, who: CurrentPrincipal) -> ReloadOut:
 def set_node_state(node: str, body: NodeStateIn, ctx: Context, who: CurrentPrincipal) -> NodeStateOut:
     """Operator: mark a node ``down`` (no new job starts there; running jobs run on, unless ``stop_jobs`` asks to
     cancel them) or ``up`` again."""
+    now = ctx.clock()
     with ctx.sessions.begin() as session:
-        row = res.set_node_state(session, who, ctx.cluster, node, body.state, body.reason, ctx.clock())
-        stopped = stop_jobs_on(session, who, node, body.reason) if body.stop_jobs and body.state == "down" else []
+        row = res.set_node_state(session, who, ctx.cluster, node, body.state, body.reason, now)
+        stop = body.stop_jobs and body.state == "down"
+        stopped = stop_jobs_on(session, who, node, body.reason, now) if stop else []
     ctx.notify()
     return NodeStateOut(node=node, state=body.state, reason="" if row is None else row.reason, stopped_jobs=stopped)
