@@ -14,18 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def duration(seconds: float | None) -> str:
-    """As the CLI's table prints a duration (s, min, h, d)."""
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} d"
+from gpucloud.cli.simulate import duration
 
 
 def index(value: float | None) -> str:

@@ -24,6 +24,7 @@ CLUSTERS = ROOT / "examples" / "clusters"
 EXPECTED: dict[str, tuple[int, int, int, int, dict[str, int]]] = {
     "dgx-b200-superpod.yaml": (1024, 128, 32, 4, {"B200-180GB": 1024}),
     "gb200-nvl72.yaml": (1152, 288, 16, 2, {"GB200-186GB": 1152}),
+    "ai-ran.yaml": (280, 62, 5, 3, {"GB200-186GB": 216, "B200-180GB": 64}),
     "national-h200.yaml": (6128, 766, 96, 6, {"H200-141GB": 6128}),
     "gpu-cloud-10k.yaml": (10240, 1280, 320, 10, {"B200-180GB": 6144, "H100-80GB": 4096}),
     "philly.yaml": (2490, 375, 34, 4, {"P100-16GB": 2490}),

@@ -57,7 +57,7 @@ def test_quotas_and_fair_share_at_a_glance(server: ServerProcess, world: dict[st
     shot(page, "quotas-en", docs=True)
     # deleting a quota asks first
     page.select_option("#quota-org", lab)
-    quota = page.locator("#quotas tr[data-quota-row='H100-80GB']")
+    quota = page.locator(f"#quotas[data-org='{lab}'] tr[data-quota-row='H100-80GB']")  # once lab's list is drawn
     quota.locator("[data-action=delete]").click()
     quota.locator("[data-confirm-text=delete]", has_text=lab).wait_for()
     quota.locator("[data-confirm=no]").click()

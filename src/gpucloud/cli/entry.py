@@ -24,6 +24,7 @@ COMMANDS = {
     "cluster-reload": "admin",
     "usage": "money", "budget": "money", "tariff": "money", "programme": "money",
     "reservation": "reservations", "node": "reservations",
+    "service": "services",
     "admin": "recover",
     "sbatch": "sbatch", "squeue": "squeue", "scancel": "scancel", "sacct": "sacct", "sinfo": "sinfo",
 }
@@ -31,6 +32,7 @@ COMMANDS = {
 TYPER_COMMANDS = {
     "server": "Start the gpucloud server: REST API, control loop, and /metrics.",
     "simulate": "Replay a job trace on a cluster under one or more policies and compare them.",
+    "plan": "Find the smallest cluster that meets a wait objective, by replaying a trace.",
 }
 ABOUT = "Run a GPU supercomputer as a shared AI cloud: schedule, account, and replay traces."
 

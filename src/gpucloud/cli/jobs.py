@@ -8,6 +8,7 @@ import sys
 import time
 
 from gpucloud.cli.command import JSON, Arg, Group, Namespace, float_min, int_range, whole
+from gpucloud.cli.forecast_view import forecast_fields, print_advice, start_cells
 from gpucloud.cli.output import (
     echo,
     fmt_command,
@@ -139,13 +140,15 @@ def list_jobs(a: Namespace) -> None:
         echo(f"(showing the newest {len(items)}; --all or a bigger --limit for more)", err=True)
 
 
-@commands.command("job", JOB_ID, JSON)
+@commands.command("job", JOB_ID, Arg("--advice", action="store_true", help="A pending job: the shapes it could "
+                                       "ask for instead, and when each would start and end."), JSON)
 def show_job(a: Namespace) -> None:
-    """Show one job: its request, where it runs, and every state change with time and reason."""
+    """Show one job: its request, where it runs, its predicted start while it waits, and every state change."""
     with Client() as client:
         job = client.get(f"/jobs/{a.job_id}")
+        advice = client.get(f"/jobs/{a.job_id}/advice") if a.advice and job["state"] == "pending" else None
     if a.as_json:
-        print_json(job)
+        print_json(job if advice is None else {**job, "advice": advice})
         return
     print_fields([
         ("id", job["id"]), ("name", job["name"]), ("state", styled_state(job["state"])), ("reason", job["reason"]),
@@ -159,7 +162,11 @@ def show_job(a: Namespace) -> None:
         ("ended", fmt_time(job["ended_at"])), ("exit code", job["exit_code"]),
         ("placement", fmt_placement(job["placement"])),
         ("runs / preemptions", f"{job['run_count']} / {job['preemptions']}"),
-    ] + ([("cancel", "requested")] if job["cancel_requested"] else []), title=f"job {job['id']}")
+    ] + ([("cancel", "requested")] if job["cancel_requested"] else []) + forecast_fields(job.get("forecast")),
+        title=f"job {job['id']}")
+    if advice is not None:
+        echo()
+        print_advice(advice)
     echo()
     print_table(("TIME", "FROM", "TO", "REASON"),
                 [[fmt_time(e["at"]), e["from_state"] or "", styled_state(e["to_state"]), e["reason"]]
@@ -204,19 +211,22 @@ def logs(a: Namespace) -> None:
         print_json({**last, "text": "".join(collected), "offset": 0})
 
 
-@commands.command("queue", Arg("--org", help="Only this org's entries (operators)."), JSON)
+@commands.command("queue", Arg("--org", help="Only this org's entries (operators)."),
+                  Arg("--start", action="store_true", help="Add each job's predicted start, its range (p10-p90) "
+                      "and what it waits for (docs/forecasts.md)."), JSON)
 def show_queue(a: Namespace) -> None:
-    """The pending jobs you may see, in queue order, with why each one waits."""
+    """The pending jobs you may see, in queue order, with why each one waits (--start: and when it should start)."""
     with Client() as client:
-        queue = client.get("/queue", org=a.org)
+        queue = client.get("/queue", org=a.org, start="true" if a.start else None)
     if a.as_json:
         print_json(queue)
         return
     now = time.time()
     rows = [[e["position"], e["job"]["id"], e["job"]["name"], e["job"]["org"], e["job"]["user"], e["job"]["num_gpus"],
-             _shape_only(e["job"]), e["job"]["priority"], fmt_duration(max(0.0, now - e["job"]["queued_at"])),
-             e["job"]["reason"]] for e in queue["items"]]
-    print_table(("POS", "JOB", "NAME", "ORG", "USER", "GPUS", "SHAPE", "PRIORITY", "WAITING", "REASON"), rows,
+             _shape_only(e["job"]), e["job"]["priority"], fmt_duration(max(0.0, now - e["job"]["queued_at"]))]
+            + (start_cells(e.get("forecast"), now) if a.start else [e["job"]["reason"]]) for e in queue["items"]]
+    print_table(("POS", "JOB", "NAME", "ORG", "USER", "GPUS", "SHAPE", "PRIORITY", "WAITING")
+                + (("START", "IN", "RANGE", "WAITS FOR") if a.start else ("REASON",)), rows,
                 empty="no pending jobs you may see")
     echo(f"{len(rows)} shown, {queue['total_pending']} pending in the whole queue", err=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from gpucloud.cli import server, simulate
+from gpucloud.cli import plan, server, simulate
 
 app = typer.Typer(
     name="gpucloud",
@@ -26,6 +26,7 @@ def main() -> None:
 
 app.command("simulate")(simulate.simulate)
 app.command("server")(server.server)
+app.command("plan")(plan.plan)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -92,7 +93,8 @@ def check_fits(cluster: Cluster, orgs: dict[str, Org] | None, jobs: list[TraceJo
                              where=f"{source}: job {tj.spec.id!r} on cluster {cluster.name}") from None
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
+    """As the simulator's tables print a duration (s, min, h, d; ``-`` for none)."""
     if seconds is None:
         return "-"
     if seconds < 120:
@@ -108,13 +110,13 @@ def summary_rows(s: Summary) -> list[tuple[str, str]]:
     """The table's (metric, value) rows for one run."""
     rows = [("jobs", f"{s.jobs:,}")]
     for what, st in (("wait", s.wait), ("JCT", s.jct)):
-        rows += [(f"{what} avg", _duration(st.avg)), (f"{what} median", _duration(st.median)),
-                 (f"{what} p95", _duration(st.p95)), (f"{what} p99", _duration(st.p99))]
+        rows += [(f"{what} avg", duration(st.avg)), (f"{what} median", duration(st.median)),
+                 (f"{what} p95", duration(st.p95)), (f"{what} p99", duration(st.p99))]
     fair = "-" if s.jain_fairness is None else f"{s.jain_fairness:.3f}"
     share = "-" if s.jain_share is None else f"{s.jain_share:.3f}"
     rows += [
-        ("longest wait (any job, once)", _duration(s.longest_wait)),
-        ("makespan", _duration(s.makespan)),
+        ("longest wait (any job, once)", duration(s.longest_wait)),
+        ("makespan", duration(s.makespan)),
         ("GPU utilisation", f"{s.utilisation:.1%}"),
         ("GPU-hours", f"{s.gpu_hours:,.0f}"),
         ("Jain fairness (slowdown)", fair),
@@ -187,7 +189,7 @@ def cost_table(policy: str, report: MoneyReport) -> Table:
     for org, o in report.orgs.items():
         row = [org, f"{o.gpu_hours:,.1f}", _points(o.points)]
         if report.budgets:
-            dry = "-" if o.ran_dry_at is None else _duration(o.ran_dry_at)
+            dry = "-" if o.ran_dry_at is None else duration(o.ran_dry_at)
             row += [_points(o.budget), _points(o.left), dry, f"{o.jobs_waited:,}", f"{o.jobs_never_ran:,}"]
         table.add_row(*row)
     total_hours = sum((o.gpu_hours for o in report.orgs.values()), Decimal(0))
@@ -211,6 +213,17 @@ def progress_bars(console: Console, total: int) -> Iterator[Progressor]:
             return lambda done, n: bars.update(task, completed=done, total=n)
 
         yield start
+
+
+def _prepare_out(out: Path) -> bool:
+    """Create ``out``; whether charts can be drawn (a note on stderr when not)."""
+    out.mkdir(parents=True, exist_ok=True)
+    from gpucloud.sim.plots import MISSING, available
+
+    if not available():
+        print(f"note: {MISSING}; writing the CSVs and summaries without charts", file=sys.stderr)
+        return False
+    return True
 
 
 @handle_errors
@@ -243,6 +256,15 @@ def simulate(
     trace_start: Annotated[str | None, typer.Option(
         help="UTC date of trace time 0, which picks the tariff version in force (default: the first "
              "tariff's valid_from).", metavar="DATE")] = None,
+    services: Annotated[Path | None, typer.Option(
+        help="Services file (YAML): replay a window of the trace next to services whose demand follows the day, "
+             "and again with their peak fenced off (needs --from).", metavar="FILE")] = None,
+    window_from: Annotated[str | None, typer.Option(
+        "--from", help="With --services: the window's first day (UTC date of a dated trace such as Philly).",
+        metavar="DATE")] = None,
+    days: Annotated[float, typer.Option(help="With --services: the window's length in days.")] = 7.0,
+    grace: Annotated[float, typer.Option(
+        help="With --services: the checkpoint grace (seconds) of the trace's jobs.")] = 120.0,
 ) -> None:
     """Replay a job trace on a cluster under one or more policies and compare them."""
     if limit is not None and limit < 1:
@@ -265,6 +287,15 @@ def simulate(
         data = read_trace(trace, fmt, walltime_factor=walltime_factor)
     jobs = data.jobs[:limit] if limit is not None else data.jobs
     check_fits(the_cluster, org_map, jobs, str(trace))
+    if services is not None:
+        if budgets is not None:
+            raise InputError("--budgets", "a replay with --services prices the lent GPUs only; leave budgets out")
+        from gpucloud.cli.simulate_services import run_services
+
+        draw = out is not None and _prepare_out(out)
+        run_services(console, the_cluster, replace(data, jobs=jobs), services, names, org_map, window_from, days, grace,
+                     checkpoint_interval, tariff, out, draw)
+        return
     money = money_config(tariff, budgets, trace_start, the_cluster, data, jobs)
     draw = False
     if out is not None:

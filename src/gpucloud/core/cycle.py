@@ -20,6 +20,7 @@ from gpucloud.core.policies.base import Mode, Policy
 from gpucloud.core.preemption import choose_victims
 from gpucloud.core.quiet import Quiet
 from gpucloud.core.reservation import Reservation, consume, earliest_start, violates
+from gpucloud.core.services import after_queue, serve
 from gpucloud.core.state import SchedulerState
 from gpucloud.core.types import (
     Admission,
@@ -460,6 +461,9 @@ def run_cycle(state: SchedulerState, policy: Policy, now: float, *, explain: boo
 def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> CycleResult:
     cycle = _Cycle(state, policy, now, explain)
     result = cycle.result
+    # Services first: falls free GPUs for this cycle's queue; rises start replicas and plan their GPUs.
+    served = None if state.services is None else serve(state.services, state.index, state.running, policy, now,
+                                                       result)
     if cycle.fence is not None:
         for run, booking in cycle.fence.trespassers(state.running):
             preempt(policy, run, now, None)
@@ -510,9 +514,18 @@ def _run(state: SchedulerState, policy: Policy, now: float, explain: bool) -> Cy
         cycle.reservation()
     for node, mask in cycle.held:
         state.index.give(node, mask)
+    if served is not None:
+        assert state.services is not None
+        for node, mask in served.hidden:
+            state.index.give(node, mask)
+        after_queue(state.services, served, result, {a.job_id: state.running[a.job_id].spec.grace
+                                                     for a in result.admissions}, now)
     for job in cycle.admitted:
         policy.dequeue(job)
     result.wake_at = policy.wake_at(now)
+    if served is not None and served.wake_at is not None and (result.wake_at is None
+                                                                or served.wake_at < result.wake_at):
+        result.wake_at = served.wake_at
     if policy.mode is Mode.SKIP and state.pending:
         for at in (next_starving(state, now, state.config.starve_after),
                    next_starving(state, now, state.config.overdue_after) if policy.bounds_waits else None):

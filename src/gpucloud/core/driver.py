@@ -29,11 +29,15 @@ from enum import StrEnum
 
 from gpucloud.core.bookings import Booking
 from gpucloud.core.lifetime import StopKind, deadline, held_until
+from gpucloud.core.placement import take
 from gpucloud.core.scheduler import Scheduler
+from gpucloud.core.services import Replica, ServiceSet
 from gpucloud.core.state import DecayedUsage, SchedulerConfig
 from gpucloud.core.types import CycleResult, PendingJob, RunningJob
+from gpucloud.errors import InputError
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.org import Org
+from gpucloud.model.service import ServiceSpec
 
 
 class SignalKind(StrEnum):
@@ -73,6 +77,9 @@ class DriverState:
     bookings: list[Booking] = field(default_factory=list)
     down: tuple[int, ...] = ()
     now: float = -math.inf
+    #: declared services and their running replicas (:mod:`gpucloud.core.services`)
+    services: list[ServiceSpec] = field(default_factory=list)
+    replicas: list[Replica] = field(default_factory=list)
 
 
 #: signal heap entries: (time, 0 = TERM / 1 = KILL, sequence number, job id, run start)
@@ -107,6 +114,10 @@ class Driver:
         d.now = state.now
         d.set_bookings(state.bookings)
         d.set_down(state.down)
+        if state.services or state.replicas:
+            d.set_services(state.services)
+            for rep in state.replicas:
+                d.restore_replica(dataclasses.replace(rep))
         for run in state.running:
             d.restore_running(dataclasses.replace(run))
         for e in state.ended:
@@ -119,10 +130,14 @@ class Driver:
     def export(self) -> DriverState:
         """What the driver keeps across cycles, copied (see the module)."""
         s = self.scheduler.state
+        svc = s.services
         return DriverState(
             sorted((dataclasses.replace(j) for j in s.pending.values()), key=lambda j: j.seq or 0),
             sorted((dataclasses.replace(r) for r in s.running.values()), key=lambda r: r.seq or 0),
-            copy.deepcopy(s.usage), list(self._ended), list(self._bookings), self._down, self.now)
+            copy.deepcopy(s.usage), list(self._ended), list(self._bookings), self._down, self.now,
+            [] if svc is None else list(svc.specs),
+            [] if svc is None else sorted((dataclasses.replace(r) for r in svc.all()),
+                                          key=lambda r: (r.service, r.slot)))
 
     def _clock(self, now: float) -> float:
         if now > self.now:
@@ -139,6 +154,24 @@ class Driver:
         """The nodes (indices) that take no new job."""
         self._down = tuple(sorted(set(nodes)))
         self.scheduler.set_down(self._down)
+
+    def set_services(self, specs: Iterable[ServiceSpec]) -> None:
+        """The services in force (replacing those set before); see :mod:`gpucloud.core.services`."""
+        state = self.scheduler.state
+        if state.services is None:
+            state.services = ServiceSet(self.cluster)
+        state.services.declare(specs)
+
+    def restore_replica(self, replica: Replica) -> None:
+        """A service replica that holds GPUs already (a driver being rebuilt)."""
+        state = self.scheduler.state
+        if state.services is None:
+            state.services = ServiceSet(self.cluster)
+        by_slot = state.services.replicas.setdefault(replica.service, {})
+        if replica.slot in by_slot:
+            raise InputError("slot", f"service {replica.service} has this replica already", replica.slot)
+        take(state.index, replica.placement)
+        by_slot[replica.slot] = replica
 
     def submit(self, job: PendingJob) -> None:
         """A job arrived (or came back to the queue, in a driver being rebuilt)."""

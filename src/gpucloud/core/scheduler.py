@@ -161,9 +161,11 @@ class Scheduler:
     def cycle(self, now: float, *, explain: bool = False) -> CycleResult:
         """Run one scheduling cycle at time ``now``. With ``explain`` every pending job gets a wait reason."""
         quiet = self.state.quiet
+        if self.state.services is not None:  # demand moves with time: every cycle serves the services first
+            self.state.quiet = quiet = None
         if quiet is not None and not explain and still_quiet(self.state, self.policy, quiet):
             return CycleResult()  # it would admit and preempt nothing (:mod:`gpucloud.core.quiet`)
-        if not self.state.pending and not self.state.bookings:
+        if not self.state.pending and not self.state.bookings and self.state.services is None:
             # Nothing to decide; the policy still brings its bookkeeping (usage) up to now. (With bookings a
             # window may open on a node someone else's job holds: that job is preempted even with no queue.)
             self.policy.prepare(now)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from gpucloud.core.bookings import Booking, Fence
     from gpucloud.core.quiet import Quiet
     from gpucloud.core.reservation import Reservation
+    from gpucloud.core.services import ServiceSet
 
 
 @dataclass
@@ -87,6 +88,8 @@ class SchedulerState:
     down: frozenset[int] = frozenset()
     #: during a cycle with bookings or down nodes: what it hides from the index
     fence: Fence | None = None
+    #: declared services and their replicas (:mod:`gpucloud.core.services`); None: no service was ever declared
+    services: ServiceSet | None = None
     #: what the policy needs kept (set by the scheduler): :attr:`by_queued` (policies that skip jobs that do not
     #: fit), :attr:`class_spans` (all but strict FIFO, which never skips a job) and :attr:`by_end`
     track_waits: bool = True

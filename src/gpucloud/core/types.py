@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gpucloud.core import lifetime
 from gpucloud.core.free_index import to_mask
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobSpec
+
+if TYPE_CHECKING:
+    from gpucloud.core.services import ReplicaChange
 
 
 class Placement:
@@ -175,3 +179,6 @@ class CycleResult:
     order: list[str] = field(default_factory=list)
     head_reservation: tuple[str, float] | None = None
     wake_at: float | None = None
+    #: service replicas started and stopped in the cycle (:mod:`gpucloud.core.services`)
+    replica_starts: list[ReplicaChange] = field(default_factory=list)
+    replica_stops: list[ReplicaChange] = field(default_factory=list)

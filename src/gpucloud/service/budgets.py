@@ -44,7 +44,7 @@ from gpucloud.money.ledger import Budget, BudgetError, Entry, EntryKind, Hold, J
 from gpucloud.money.points import ZERO
 from gpucloud.money.runs import part_of_a_node
 from gpucloud.money.subsidy import Programme
-from gpucloud.money.tariff import Tariff, TariffBook, priced_class
+from gpucloud.money.tariff import DEFAULT_SERVICE_CLASS, Tariff, TariffBook, priced_class
 from gpucloud.money.tariff_file import load_tariffs
 from gpucloud.money.tariff_json import tariff_from_json, tariff_to_json
 from gpucloud.money.usage import ChargeRecord, aggregate, monthly_csv
@@ -84,6 +84,17 @@ def tariff_book(session: Session) -> TariffBook | None:
     """The configured tariff versions, or None when there are none (budgets inactive)."""
     specs = session.execute(select(TariffRow.spec).order_by(TariffRow.valid_from)).scalars().all()
     return TariffBook(tariff_from_json(s) for s in specs) if specs else None
+
+
+def tariff_in_force(session: Session, now: float) -> Tariff | None:
+    """The tariff version in force at ``now``; None when there is none (no tariffs, or none begun yet)."""
+    book = tariff_book(session)
+    if book is None:
+        return None
+    try:
+        return book.in_force(now)
+    except InputError:
+        return None
 
 
 def add_tariffs(session: Session, book: TariffBook, now: float) -> list[Tariff]:
@@ -258,16 +269,20 @@ def _ref(job_id: int, run: int) -> str:
 
 
 def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]],
-                   node_gpus: Callable[[str], int | None] | None = None) -> dict[int, str]:
+                   node_gpus: Callable[[str], int | None] | None = None,
+                   lent_nodes: frozenset[str] = frozenset()) -> dict[int, str]:
     """Money for the job state changes of one transaction: ``(state before, row after, at)`` each, the row a
     :class:`gpucloud.service.control.txn.JobValues`. Holds for admissions, settles for ends, releases for
     runs that never started. ``node_gpus`` (node name → its GPU count) tells a run holding part of one node,
     which a tariff with a ``shared`` class charges at that class (:func:`gpucloud.money.tariff.priced_class`).
-    Returns the admissions refused (job id → wait reason): the caller must undo them.
+    Returns the admissions refused (job id → wait reason): the caller must undo them. ``lent_nodes``: the nodes of
+    ``ran`` services' sites: a preemptible ``standard`` run placed on one is lent GPUs, priced at the tariff's
+    ``preemptible`` class when it has one (:func:`lent_class`).
     Does nothing (one small read) when no tariff is configured."""
     todo = [(old, row, at) for old, row, at in changes
-            if (old == JobState.PENDING.value and row.state == JobState.ADMITTED.value)
-            or (old in RAN | {JobState.ADMITTED.value} and row.state in ENDS)]
+            if ((old == JobState.PENDING.value and row.state == JobState.ADMITTED.value)
+                or (old in RAN | {JobState.ADMITTED.value} and row.state in ENDS))
+            and getattr(row, "service_id", None) is None]  # a service's replica holds and pays nothing here
     if not todo:
         return {}
     book = tariff_book(session)
@@ -299,7 +314,8 @@ def on_job_changes(session: Session, changes: Sequence[tuple[str, Any, float]],
                 kind = kinds.get(row.org_id, "")
                 run = JobRun(_ref(row.id, row.run_count + 1), row.org_name, key, row.assigned_gpu_type or "",
                              row.num_gpus, row.walltime_s, at, tariff,
-                             service_class=priced_class(tariff, row.service_class, _part_of_a_node(row, node_gpus)),
+                             service_class=priced_class(tariff, lent_class(row, tariff, lent_nodes),
+                                                        _part_of_a_node(row, node_gpus)),
                              priority_class=row.priority_class, user=row.user_name, org_kind=kind)
                 ledger = ledger.hold(run, programme=programmes.choose(offers, ledger, row.org_name, kind, at))
             except BudgetError:
@@ -372,6 +388,20 @@ def cannot_pay(session: Session, pending: Sequence[Any], now: float) -> dict[int
         if refused:
             out[r.id] = BUDGET
     return out
+
+
+#: the class GPUs lent by a RAN service's sites are priced at
+PREEMPTIBLE = "preemptible"
+
+
+def lent_class(row: Any, tariff: Tariff, lent_nodes: frozenset[str]) -> str:
+    """The class a run is priced at: ``preemptible`` for a preemptible ``standard`` run on GPUs a RAN service lends
+    (a node of ``lent_nodes``) when the tariff offers that class, else the job's own (docs/services.md)."""
+    if (lent_nodes and row.preemptible and row.service_class == DEFAULT_SERVICE_CLASS
+            and PREEMPTIBLE in tariff.service_multipliers
+            and any(str(p["node"]) in lent_nodes for p in row.placement or [])):
+        return PREEMPTIBLE
+    return str(row.service_class)
 
 
 def _part_of_a_node(row: Any, node_gpus: Callable[[str], int | None] | None) -> bool:

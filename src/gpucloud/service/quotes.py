@@ -71,13 +71,7 @@ def quote_job(session: Session, who: Principal, req: SubmitRequest, cluster: Clu
     key = budgets.project_key(org.name, project.name)
     state = budgets.load_state(session, {project.id: key}, lock=False)
     available = state.ledger.available(key)
-    book = budgets.tariff_book(session)
-    tariff = None
-    if book is not None:
-        try:
-            tariff = book.in_force(now)
-        except InputError:
-            tariff = None
+    tariff = budgets.tariff_in_force(session, now)
     types = [terms.gpu_type] if terms.gpu_type else _fitting_types(req, who, org.name, project.name, cluster, now)
     if tariff is None or terms.reservation_id is not None:
         return JobQuote(key, available, None if tariff is None else tariff.name, terms.reservation_id is not None,

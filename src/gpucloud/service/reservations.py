@@ -262,13 +262,7 @@ def quote(session: Session, who: Principal, req: ReservationRequest, cluster: Cl
     res = pricing.Reservation("quote", checked.org.name, key, checked.gpu_type, req.nodes, checked.gpus_per_node,
                               req.start, req.end)
     available = budgets.load_state(session, {project.id: key}, lock=False).ledger.available(key)
-    book = budgets.tariff_book(session)
-    tariff = None
-    if book is not None:
-        try:
-            tariff = book.in_force(now)
-        except InputError:
-            tariff = None
+    tariff = budgets.tariff_in_force(session, now)
     return Quote(key, res.gpus, res.seconds, None if tariff is None else tariff.name,
                  None if tariff is None else _price(tariff, res), available)
 

@@ -147,6 +147,7 @@ def serve(settings: Settings, *, interval_s: float = 0.5, say: Callable[[str], A
     if settings.tariff_file:
         say(f"  tariffs: {settings.tariff_file}: {len(server.tariffs_added)} new version(s) stored")
     server.loop.start()
+    server.ctx.forecasts.warm()  # the first start-time forecast, off the request path (docs/forecasts.md)
     config = uvicorn.Config(server.app, host=settings.host, port=settings.port, log_level=log_level,
                             access_log=False, lifespan="off")
     try:

@@ -294,6 +294,7 @@ def _api_main(settings: Settings, cfg: dict[str, Any]) -> None:
 
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=follow_reload, daemon=True).start())
     listener = socket.socket(fileno=int(cfg["fds"]["listen"]))
+    ctx.forecasts.warm()  # this process's first start-time forecast, off the request path
     config = uvicorn.Config(app, log_level=cfg["log_level"], access_log=False, lifespan="off")
     try:
         _Uvicorn(config).run(sockets=[listener])

@@ -31,6 +31,7 @@ from gpucloud.core.state import SchedulerConfig
 from gpucloud.core.types import CycleResult, PendingJob, Placement
 from gpucloud.model.cluster import Cluster
 from gpucloud.model.org import Org
+from gpucloud.model.service import ServiceSpec
 from gpucloud.money.runs import part_of_a_node
 from gpucloud.sim.events import EventLoop, Kind
 from gpucloud.sim.gating import Gate, Released
@@ -58,6 +59,9 @@ class SimConfig:
     bookings: tuple[Booking, ...] = ()
     #: Ask the core for the whole queue order and every wait reason in each cycle (for observers; slower).
     explain: bool = False
+    #: Services served before the queue (:mod:`gpucloud.core.services`); give the replay a first cycle when
+    #: they begin (``Simulation.loop.push(t, Kind.WAKE, ("", 0))``): later ones follow their demand.
+    services: tuple[ServiceSpec, ...] = ()
 
 
 @dataclass(slots=True)
@@ -116,6 +120,8 @@ class Simulation:
         self.driver = Driver(cluster, orgs, policy, self.config.scheduler)
         if self.config.bookings:
             self.driver.set_bookings(self.config.bookings)
+        if self.config.services:
+            self.driver.set_services(self.config.services)
         #: payloads: (job id, run token); the token makes events of an ended run stale
         self.loop: EventLoop[tuple[str, int]] = EventLoop()
         self.observer = observer

@@ -18,6 +18,7 @@ from gpucloud.service.api.routers import (
     budgets,
     cluster,
     fairshare,
+    forecasts,
     health,
     job_cancel,
     jobs,
@@ -29,6 +30,7 @@ from gpucloud.service.api.routers import (
     quotas,
     quotes,
     reservations,
+    services,
     tokens,
     users,
 )
@@ -84,8 +86,8 @@ def create_app(
         FastSubmit(build_stack(), ctx), settings.max_request_bytes, on_refused=lambda scope: _refused(ctx, scope))
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(check_input)])
-    for module in (me, cluster, orgs, projects, users, tokens, quotas, fairshare, job_cancel, jobs, queue, budgets,
-                   programmes, reservations, quotes):
+    for module in (me, cluster, orgs, projects, users, tokens, quotas, fairshare, job_cancel, jobs, forecasts, queue,
+                   budgets, programmes, reservations, quotes, services):
         api.include_router(module.router)
     app.include_router(api)
     mount_dashboard(app)  # the dashboard: / and /static/ (src/gpucloud/web)

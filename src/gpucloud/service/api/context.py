@@ -15,6 +15,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import load_cluster
 from gpucloud.model.limits import CommandLimits
 from gpucloud.service.auth import TokenCache
+from gpucloud.service.forecasts import Forecaster
 from gpucloud.service.settings import Settings
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.submitter import GroupCommitter, TenantCache
@@ -43,11 +44,14 @@ class AppContext:
     committer: GroupCommitter = field(init=False, repr=False)
     #: what a job's command may hold (from the settings)
     command_limits: CommandLimits = field(init=False, repr=False)
+    #: start-time forecasts of the queue, cached (``service/forecasts.py``)
+    forecasts: Forecaster = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.command_limits = self.settings.command_limits()
         self.tenants = TenantCache(self.sessions)
         self.committer = GroupCommitter(self.sessions, on_commit=self.notify)
+        self.forecasts = Forecaster(self.sessions, lambda: self.cluster, self.settings.policy, self.clock)
 
     def notify(self) -> None:
         if self.on_change is not None:

@@ -10,6 +10,7 @@ from gpucloud.durations import parse_duration
 from gpucloud.model.job import JobState
 from gpucloud.model.limits import text_problem
 from gpucloud.model.priority import DEFAULT_PRIORITY_CLASS
+from gpucloud.service.api.forecast_schemas import StartForecastOut
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -135,6 +136,7 @@ class JobEventOut(_Out):
 
 class JobDetail(JobOut):
     events: list[JobEventOut]
+    forecast: StartForecastOut | None = Field(default=None, description="a pending job's predicted start")
 
 
 class SubmitOut(JobOut):
@@ -150,6 +152,7 @@ class JobPageOut(BaseModel):
 class QueueEntryOut(BaseModel):
     position: int
     job: JobOut
+    forecast: StartForecastOut | None = Field(default=None, description="predicted start (with ?start=true)")
 
 
 class QueueOut(BaseModel):

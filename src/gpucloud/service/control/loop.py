@@ -42,7 +42,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobState
 from gpucloud.service import budgets, job_holds, reservations
 from gpucloud.service.accounts import NoAccount, RunAs
-from gpucloud.service.control import recovery, schedule
+from gpucloud.service.control import recovery, replicas, schedule
 from gpucloud.service.control.handles import handle_from_json
 from gpucloud.service.control.leader import Fenced, Leadership
 from gpucloud.service.control.logship import LogShipper
@@ -426,8 +426,16 @@ class ControlLoop:
                 job.state = JobState.PREEMPTING
                 job.stop = Stop(StopKind.PREEMPT, now)
                 self.executor.signal(job.handle, signal.SIGTERM)
+        replicas.orphans(self.txns, snap.pending, now)
+        stopped, started = replicas.apply(self.txns, snap.services, snap.active, result, built.driver.cluster, now)
+        for jid in stopped:  # a service's replica the core stopped: SIGTERM now, SIGKILL after its grace
+            job = self.jobs.get(jid)
+            if job is not None:
+                job.cancel_requested = True
+                signals(self.executor, job, now)
         refused: dict[int, str] = {}
-        rows = schedule.admit(self.txns, result.admissions, built.driver.cluster, now, refused)
+        self.txns.lent_nodes = replicas.lent_nodes(built.driver.scheduler.state.services, built.driver.cluster)
+        rows = started + schedule.admit(self.txns, result.admissions, built.driver.cluster, now, refused)
         self.stats.admitted += len(rows)
         failures: dict[int, str] = {}
         for row in rows:

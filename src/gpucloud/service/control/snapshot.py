@@ -19,6 +19,7 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.job import JobSpec, JobState
 from gpucloud.model.org import Org
 from gpucloud.service import budgets, job_holds
+from gpucloud.service.control import replicas
 from gpucloud.service.control.txn import job_select, jobs_table
 from gpucloud.service.jobs import HOLDING_STATES
 from gpucloud.service.reservations import APPROVED, ReservedNodes, visible_bookings
@@ -54,6 +55,8 @@ class Snapshot:
     cannot_pay: dict[int, str] = field(default_factory=dict)
     #: pending jobs held by their dependency or their array's throttle (job id → wait reason): left out too
     held: dict[int, str] = field(default_factory=dict)
+    #: the declared services (their replicas are the active rows with a ``service_id``)
+    services: list[replicas.ServiceData] = field(default_factory=list)
 
 
 def read_snapshot(session: Session, ended_since: float | None = None, now: float | None = None) -> Snapshot:
@@ -78,7 +81,8 @@ def read_snapshot(session: Session, ended_since: float | None = None, now: float
         jobs.c.ended_at > ended_since, jobs.c.started_at.is_not(None), jobs.c.assigned_gpu_type.is_not(None))))
     cannot_pay = {} if now is None or not pending else budgets.cannot_pay(session, pending, now)
     held = job_holds.holds(session, pending, active)
-    return Snapshot(version, pending, active, load_orgs(session), reserved, down, ended, cannot_pay, held)
+    return Snapshot(version, pending, active, load_orgs(session), reserved, down, ended, cannot_pay, held,
+                    replicas.read_services(session))
 
 
 def spec_of(row: JobData) -> JobSpec:
@@ -110,7 +114,11 @@ def driver_state(snap: Snapshot, cluster: Cluster, now: float, usage: DecayedUsa
                         down=tuple(i for i in map(cluster.index_of, snap.down) if i is not None))
     if usage is not None and usage.last is not None:
         state.ended = stopped_runs(snap, usage.last)
+    if snap.services or any(row.service_id is not None for row in snap.active):
+        state.services, state.replicas = replicas.core_state(snap.services, snap.active, cluster, now)
     for row in snap.active:
+        if row.service_id is not None:  # a service's replica: held by the core apart from the jobs
+            continue
         gpu_type = row.assigned_gpu_type
         try:
             if gpu_type is None:
@@ -126,6 +134,9 @@ def driver_state(snap: Snapshot, cluster: Cluster, now: float, usage: DecayedUsa
             stop_at=row.stop_at, preempted_for=None if row.preempted_for is None else str(row.preempted_for),
             cancel_requested=bool(row.cancel_requested), seq=row.id))
     for row in snap.pending:
+        if row.service_id is not None:  # a replica never queues (the loop cancels it: replicas.orphans)
+            unschedulable[row.id] = "a service's replica: cancelled, its service starts another"
+            continue
         why = snap.held.get(row.id) or snap.cannot_pay.get(row.id)
         if why is not None:
             unschedulable[row.id] = why
@@ -142,7 +153,13 @@ def build_driver(snap: Snapshot, cluster: Cluster, policy: str, now: float, usag
     state = driver_state(snap, cluster, now, usage, unschedulable)
     running, state.running = state.running, []
     pending, state.pending = state.pending, []
+    held, state.replicas = state.replicas, []
     driver = Driver.restore(cluster, snap.orgs, policy, config, state)
+    for rep in held:
+        try:
+            driver.restore_replica(rep)
+        except ValueError as exc:  # GPUs another replica holds already
+            log.error("replica %s/%s is left out of scheduling: %s", rep.service, rep.slot, exc)
     for run in running:
         try:
             driver.restore_running(run)

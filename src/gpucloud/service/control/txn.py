@@ -122,6 +122,8 @@ class Transactions:
         self.epoch = epoch
         #: node name → its GPU count (the current cluster): what pricing needs to tell part of a node
         self.node_gpus = node_gpus
+        #: the nodes of ``ran`` services' sites (set by the loop each cycle): runs there are priced as lent GPUs
+        self.lent_nodes: frozenset[str] = frozenset()
 
     @contextmanager
     def own(self) -> Iterator[Session]:
@@ -189,7 +191,7 @@ class Transactions:
                 out.applied.append(change.job_id)
                 out.rows[change.job_id] = row
                 money.append((row._read["state"], row, change.steps[-1].at))
-            refused = budgets.on_job_changes(session, money, self.node_gpus) if money else {}
+            refused = budgets.on_job_changes(session, money, self.node_gpus, self.lent_nodes) if money else {}
             for jid, why in refused.items():  # the project cannot pay: not admitted, waits for a top-up
                 out.rows.pop(jid).undo()
                 out.applied.remove(jid)

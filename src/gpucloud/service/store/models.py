@@ -194,6 +194,10 @@ class JobRow(Base):
     array_throttle: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: What it waits for before it may run (:class:`gpucloud.core.dependencies.Condition` as JSON); NULL: nothing.
     dependency: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the processes of a service's replica: the service (``services.id``, kept after the service is deleted)
+    #: and the replica's slot; None for every other job
+    service_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    replica_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
@@ -430,3 +434,34 @@ class FairshareUsageRow(Base):
     gpu_type: Mapped[str] = mapped_column(String(100), primary_key=True)
     gpu_seconds: Mapped[float] = mapped_column(Float)
     as_of: Mapped[float] = mapped_column(Float)
+
+
+# --- services (issue 14) ---------------------------------------------------------------------------------------
+
+class ServiceRow(Base):
+    """A long-running service whose replicas follow a demand (``gpucloud.model.service_file.DemandIn`` as JSON);
+    its replicas run as jobs of ``user_id`` in ``project_id`` (``JobRow.service_id``)."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    cls: Mapped[str] = mapped_column(String(20))
+    gpus_per_replica: Mapped[int] = mapped_column(Integer)
+    gpu_type: Mapped[str] = mapped_column(String(100))
+    sites: Mapped[list[Any]] = mapped_column(JSON)
+    lead_s: Mapped[float] = mapped_column(Float, default=0.0)
+    grace_s: Mapped[float] = mapped_column(Float, default=0.0)
+    demand: Mapped[dict[str, Any]] = mapped_column(JSON)
+    argv: Mapped[list[Any]] = mapped_column(JSON)
+    env: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cwd: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    org: Mapped[OrgRow] = relationship(lazy="joined", innerjoin=True)
+    project: Mapped[ProjectRow] = relationship(lazy="joined", innerjoin=True)
+    user: Mapped[UserRow] = relationship(lazy="joined", innerjoin=True)

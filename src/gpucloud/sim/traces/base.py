@@ -59,6 +59,8 @@ class Trace:
     skipped: dict[str, int] = field(default_factory=dict)
     fmt: str = ""
     adjusted: dict[str, int] = field(default_factory=dict)
+    #: the raw submit time that trace time 0 stands for (UTC epoch seconds for dated traces such as Philly)
+    t0: float = 0.0
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -299,4 +301,4 @@ def build_trace(
             append(job_cls(spec_cls(jid, org, gpus, submit - t0, wall, gtype, nodes, prio, pre, grace), dur))
     except InputError as exc:
         raise spec_error(source, raw[len(jobs)][1], exc, columns) from None
-    return Trace(jobs, orgs, source, dict(skipped), fmt, dict(adjusted or {}))
+    return Trace(jobs, orgs, source, dict(skipped), fmt, dict(adjusted or {}), t0)

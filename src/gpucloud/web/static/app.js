@@ -16,6 +16,7 @@ import { reservationsPage } from './reservations.js';
 import { usagePage } from './usage.js';
 import { tariffsPage } from './tariffs.js';
 import { programmesPage } from './programmes.js';
+import { servicesPage } from './services.js';
 import { quotasPage } from './quotas.js';
 import { orgsPage } from './orgs.js';
 import { projectsPage } from './projects.js';
@@ -34,6 +35,7 @@ const ROUTES = [
   ['quotas', 'nav.quotas', quotasPage, MANAGERS, false],
   ['tariffs', 'nav.tariffs', tariffsPage, null, false],
   ['programmes', 'nav.programmes', programmesPage, null, false],
+  ['services', 'nav.services', servicesPage, null, false],
   ['orgs', 'nav.orgs', orgsPage, ['operator'], false],
   ['projects', 'nav.projects', projectsPage, null, false],
   ['users', 'nav.users', usersPage, MANAGERS, false],

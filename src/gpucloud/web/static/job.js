@@ -1,5 +1,6 @@
 // One job: details (the command as a shell would read it, shape, how long it ran over all its runs, costs),
-// placement by rank, events with their reasons in the reader's language, the logs of every rank, and the
+// a pending job's predicted start and shape advice (forecast.js), placement by rank, events with their reasons
+// in the reader's language, the logs of every rank, and the
 // actions: cancel (after a confirmation), resubmit (the submit form filled in) and copy as a CLI command.
 import { api } from './api.js';
 import { h, raw } from './dom.js';
@@ -10,6 +11,7 @@ import { logView } from './logs.js';
 import { childContext } from './poll.js';
 import { reasonText } from './reasons.js';
 import { quoteArgv } from './shell.js';
+import { adviceCard, forecastProps } from './forecast.js';
 
 const now = () => Date.now() / 1000;
 const RUNNING = new Set(['running', 'preempting']);
@@ -70,7 +72,7 @@ export async function jobPage(main, ctx, id) {
       ...prop('job.walltime', fmtDuration(job.walltime_s)), ...prop('job.submitted', fmtTime(job.submitted_at)),
       ...prop('job.started', fmtTime(job.started_at)), ...prop('job.ended', fmtTime(job.ended_at)),
       ...prop('job.ran', h('span', { 'data-ran': job.ran_s ?? '' }, fmtDuration(ran()))),
-      ...prop('job.exitCode', job.exit_code ?? '—'), ...prop('job.reason', reasonText(job.reason)),
+      ...prop('job.exitCode', job.exit_code ?? '—'), ...prop('job.reason', reasonText(job.reason)), ...forecastProps(job, prop),
       ...prop('job.runs', fmtNumber(job.run_count)), ...prop('job.preemptions', fmtNumber(job.preemptions)),
       ...costProps(job));
     placement.replaceChildren(job.placement && job.placement.length
@@ -88,6 +90,7 @@ export async function jobPage(main, ctx, id) {
   let logCtx = childContext(ctx);
   let logs = logView(logCtx, id, job.placement);
   const eventsCard = h('section', { class: 'card' }, h('h2', {}, t('job.events')), events);
+  if (job.state === 'pending') main.append(adviceCard(id, ctx.signal));  // start sooner with another shape?
   main.append(logs, eventsCard);
   ctx.poll(async () => {
     if (!ACTIVE.has(job.state) && job.events) return;

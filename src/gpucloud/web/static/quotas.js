@@ -82,6 +82,8 @@ export async function quotasPage(main, ctx) {
     const org = orgSel.value;
     if (!org) { list.replaceChildren(h('p', {}, t('orgs.empty'))); return; }
     const quotas = await api(`/orgs/${encodeURIComponent(org)}/quotas`, { signal: ctx.signal });
+    if (org !== orgSel.value) return;  // another org was chosen meanwhile: its own refresh draws the list
+    list.dataset.org = org;
     list.replaceChildren(table(['quotas.gpuType', 'quotas.guaranteed', 'quotas.borrowLimit', ''], quotas.length ? quotas.map((q) =>
       h('tr', { 'data-quota-row': q.gpu_type }, h('td', {}, raw(q.gpu_type)), h('td', { class: 'num' }, fmtNumber(q.guaranteed)),
         h('td', { class: 'num' }, q.borrow_limit == null ? t('quotas.unlimited') : fmtNumber(q.borrow_limit)),

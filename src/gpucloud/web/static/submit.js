@@ -1,14 +1,16 @@
 // Submit a job from the browser: the form (command line, shape, GPU type, walltime, project, priority, service
 // class, reservation, environment), a live price preview (POST /quotes/job: what the project would hold, on
-// each GPU type the job could get, and the subsidy), the same job as a `gpucloud submit` command to copy, and
-// resubmission of an earlier job (`#/submit?from=ID` fills the form in from it).
+// each GPU type the job could get, and the subsidy) and when it would start (POST /quotes/start, forecast.js),
+// the same job as a `gpucloud submit` command to copy, and resubmission of an earlier job (`#/submit?from=ID`
+// fills the form in from it).
 import { ApiError, api } from './api.js';
 import { h, raw } from './dom.js';
-import { fmtNumber, fmtPoints, pointsDigits, t, tn, tParts } from './i18n.js';
+import { fmtDuration, fmtNumber, fmtPoints, pointsDigits, t, tn, tParts } from './i18n.js';
 import { clearFormErrors, copyButton, errorLine, field, showFormError } from './common.js';
 import { cliCommand, durationSpec } from './cli.js';
 import { fillTypes } from './gputypes.js';
 import { quoteArgv, splitCommand } from './shell.js';
+import { startIn } from './forecast.js';
 
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 const SERVICE_CLASSES = ['standard', 'interactive', 'preemptible'];
@@ -53,6 +55,7 @@ export async function submitPage(main, ctx) {
   el.priority.value = 'normal';
   const argvNote = h('div', { class: 'muted small', id: 'submit-argv-note' });
   const preview = h('div', { id: 'price-preview', class: 'preview', 'aria-live': 'polite' });
+  const startLine = h('p', { id: 'start-preview', 'aria-live': 'polite' });  // when it would start (forecast.js)
   const cli = h('pre', { id: 'cli-command', class: 'cli-line', 'data-raw': '' });
   const form = h('form', { class: 'card form', id: 'submit-form', novalidate: true },
     h('div', { class: 'form-grid' },
@@ -74,7 +77,7 @@ export async function submitPage(main, ctx) {
   main.append(h('div', { class: 'page-head' }, h('h1', {}, t('submit.title'))),
     h('div', { class: 'cols' }, form, h('div', {},
       h('section', { class: 'card', id: 'price-card' }, h('h2', {}, t('submit.price')), preview,
-        h('p', { class: 'muted small' }, t('submit.priceHelp'))),
+        h('p', { class: 'muted small' }, t('submit.priceHelp')), startLine),
       h('section', { class: 'card', id: 'cli-card' }, h('h2', {}, t('submit.cli')), cli, copyButton(() => cli.textContent, { id: 'copy-cli' }),
         h('p', { class: 'muted small' }, t('submit.cliHelp'))))));
   fillTypes(el.gpu_type, ctx.signal);
@@ -133,6 +136,7 @@ export async function submitPage(main, ctx) {
       priority: body.priority, preemptible: body.preemptible, project: body.project, service_class: body.service_class,
       reservation: body.reservation };
     if (operator) quoteBody.org = body.org;
+    startPreview(quoteBody, mine);
     try {
       const q = await api('/quotes/job', { method: 'POST', body: quoteBody, signal: ctx.signal });
       if (mine !== previewSeq) return;
@@ -141,6 +145,18 @@ export async function submitPage(main, ctx) {
       if (mine !== previewSeq || err instanceof DOMException) return;
       if (err.fields) showFormError(form, err);
       preview.replaceChildren(h('p', { class: 'muted', 'data-quote': 'invalid' }, t('submit.priceInvalid')));
+    }
+  }
+
+  async function startPreview(quoteBody, mine) {
+    try {
+      const f = await api('/quotes/start', { method: 'POST', body: quoteBody, signal: ctx.signal });
+      if (mine !== previewSeq) return;
+      startLine.dataset.start = f.start ?? '';
+      startLine.replaceChildren(t('submit.wouldStart', { when: startIn(f.start) }), ' ',
+        h('span', { class: 'muted small' }, t('submit.expectedRun', { d: fmtDuration(f.run_time_s) })));
+    } catch (err) {
+      if (mine === previewSeq && !(err instanceof DOMException)) { startLine.dataset.start = ''; startLine.replaceChildren(); }
     }
   }
 

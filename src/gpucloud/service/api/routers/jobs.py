@@ -15,6 +15,7 @@ from gpucloud.model.job import JobState
 from gpucloud.service import batch_submit, budgets, job_search, jobs, logs
 from gpucloud.service.api.context import AppContext, Context
 from gpucloud.service.api.convert import job_detail, job_out, with_costs
+from gpucloud.service.api.forecast_schemas import forecast_out
 from gpucloud.service.api.params import ByteOffset, Id, Offset
 from gpucloud.service.api.schemas import JobDetail, JobOut, JobPageOut, JobSubmit, LogOut, SubmitOut
 from gpucloud.service.api.search_params import SearchFilters
@@ -123,8 +124,12 @@ def list_jobs(
 def get_job(job_id: Id, ctx: Context, who: CurrentPrincipal) -> JobDetail:
     with ctx.sessions() as session:
         job = jobs.get_job(session, who, job_id)
-        return with_costs(job_detail(job, jobs.job_events(session, job_id), ctx.clock()),
-                          budgets.jobs_costs(session, {job.id: job.run_count}).get(job.id))
+        out = with_costs(job_detail(job, jobs.job_events(session, job_id), ctx.clock()),
+                         budgets.jobs_costs(session, {job.id: job.run_count}).get(job.id))
+    fc = ctx.forecasts.current([job_id]) if out.state == JobState.PENDING else None
+    if fc is not None:  # its predicted start (docs/forecasts.md)
+        out.forecast = forecast_out(fc, job_id)
+    return out
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
