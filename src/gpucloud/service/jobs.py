@@ -22,8 +22,9 @@ from gpucloud.money.reservation import RESERVED_SERVICE_CLASS
 from gpucloud.service.auth import Forbidden, Principal
 from gpucloud.service.store.engine import bump_version
 from gpucloud.service.store.errors import Conflict, NotFound
-from gpucloud.service.store.models import JobEventRow, JobRow
+from gpucloud.service.store.models import JobEventRow, JobRow, OrgRow, ProjectRow
 from gpucloud.service.store.placement import PlacedNode, placement_from_json
+from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project
 from gpucloud.service.transitions import apply_transition
 
 #: States in which a job holds GPUs.
@@ -107,6 +108,31 @@ def check_request(req: SubmitRequest, who: Principal, org: str, project: str, cl
                    grace=req.grace_s, user=who.name, project=project)
     job_shapes(cluster, spec)  # the core's rule: an InputError naming the field if it can never run
     return priority, gpu_type
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRequest:
+    """A submission checked against the tenants (read in the caller's session) and the cluster."""
+
+    org: OrgRow
+    project: ProjectRow
+    priority: int
+    gpu_type: str | None
+
+
+def check_in_session(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster,
+                     now: float) -> CheckedRequest:
+    """:func:`check_request` with the org and project looked up in ``session`` (an :class:`InputError` naming
+    the field when either is unknown): for the previews of a submission (price, start time)."""
+    org_name = submit_org_name(who, req.org)
+    org = find_org(session, org_name)
+    if org is None:
+        raise InputError("org", "unknown org", org_name)
+    project = find_project(session, org.id, req.project or DEFAULT_PROJECT)
+    if project is None:
+        raise InputError("project", f"unknown project in org {org.name!r}", req.project)
+    priority, gpu_type = check_request(req, who, org.name, project.name, cluster, now)
+    return CheckedRequest(org, project, priority, gpu_type)
 
 
 # --- read ----------------------------------------------------------------------------------------------------

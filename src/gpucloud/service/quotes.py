@@ -23,10 +23,9 @@ from gpucloud.money.subsidy import split
 from gpucloud.money.tariff import priced_class
 from gpucloud.service import budgets, programmes
 from gpucloud.service.auth import Principal
-from gpucloud.service.jobs import SubmitRequest, check_request, submit_org_name
+from gpucloud.service.jobs import SubmitRequest, check_in_session, check_request
 from gpucloud.service.reservations import job_terms
 from gpucloud.service.store.models import OrgRow
-from gpucloud.service.store.tenants import DEFAULT_PROJECT, find_org, find_project
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,8 @@ class JobQuote:
 
 def quote_job(session: Session, who: Principal, req: SubmitRequest, cluster: Cluster, now: float) -> JobQuote:
     """The price preview of ``req`` (InputError naming the field when it could not be submitted as it is)."""
-    org_name = submit_org_name(who, req.org)
-    org = find_org(session, org_name)
-    if org is None:
-        raise InputError("org", "unknown org", org_name)
-    project = find_project(session, org.id, req.project or DEFAULT_PROJECT)
-    if project is None:
-        raise InputError("project", f"unknown project in org {org.name!r}", req.project)
-    _, gpu_type = check_request(req, who, org.name, project.name, cluster, now)
+    checked = check_in_session(session, who, req, cluster, now)
+    org, project, gpu_type = checked.org, checked.project, checked.gpu_type
     terms = job_terms(session, org.id, req, gpu_type, cluster, now)
     key = budgets.project_key(org.name, project.name)
     state = budgets.load_state(session, {project.id: key}, lock=False)
