@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import textwrap
 from pathlib import Path
 
@@ -13,10 +14,10 @@ from gpucloud.model.cluster import Cluster
 from gpucloud.model.cluster_file import load_cluster
 from gpucloud.model.org import Org, default_org
 from gpucloud.model.org_file import load_orgs, orgs_from_dict
+from real_traces import PHILLY, require
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-PHILLY_TRACE = ROOT.parent / "shared" / "traces" / "philly.csv"
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +43,9 @@ def test_philly_orgs() -> None:
     _check_quotas_fit(orgs, cluster)
 
 
-@pytest.mark.skipif(not PHILLY_TRACE.exists(), reason="the shared Philly trace is not here")
 def test_philly_orgs_match_trace() -> None:
-    with PHILLY_TRACE.open(newline="") as f:
+    require([PHILLY], os.environ)  # skipped without the shared trace, failed in CI
+    with PHILLY.open(newline="") as f:
         names = {row["cluster"] for row in csv.DictReader(f) if row.get("cluster")}
     orgs = load_orgs(EXAMPLES / "orgs" / "philly-orgs.yaml")
     assert set(orgs) == names

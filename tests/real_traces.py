@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
+TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "traces"
 PHILLY = TRACES / "philly.csv"
 PODS = TRACES / "alibaba2023_pods.csv"
 NODES = TRACES / "alibaba2023_gpu_nodes.csv"
