@@ -48,7 +48,9 @@ def _params(url: str) -> dict[str, list[str]]:
 
 
 def _rows(page: Any, table: str) -> list[int]:
-    return [int(r.get_attribute("data-job-row")) for r in page.locator(f"#{table} tr[data-job-row]").all()]
+    """The job ids of the table's rows, read in one go (a refresh may redraw the table between two reads)."""
+    ids: list[str] = page.eval_on_selector_all(f"#{table} tr[data-job-row]", "rs => rs.map(r => r.dataset.jobRow)")
+    return [int(i) for i in ids]
 
 
 def test_jobs_filters_sort_and_pages_live_in_the_address(server: ServerProcess, world: dict[str, Any],
@@ -138,13 +140,14 @@ def test_queue_pages_and_what_a_member_may_open(server: ServerProcess, world: di
     nav(member, "queue")
     member.locator("#queue tr[data-job-row]").first.wait_for()
     tag = world["tag"]
-    rows = member.locator("#queue tr[data-job-row]")
+    # each row's user and whether it links to the job, read in one go (a refresh may redraw the table meanwhile)
+    seen: list[list[Any]] = member.eval_on_selector_all(
+        "#queue tr[data-job-row]", "rs => rs.map(r => [r.querySelectorAll('td')[4].innerText, "
+        "r.querySelectorAll('a[data-job]').length])")
     users = set()
-    for i in range(rows.count()):
-        row = rows.nth(i)
-        user = row.locator("td").nth(4).inner_text()
+    for user, job_links in seen:
         users.add(user)
-        assert row.locator("a[data-job]").count() == (1 if user == f"amy-{tag}" else 0), user
+        assert job_links == (1 if user == f"amy-{tag}" else 0), user
     assert users == {f"amy-{tag}", f"alice-{tag}"}
     member.fill("#filter-user", f"amy-{tag}")
     member.wait_for_function("() => location.hash.includes('user=amy')")

@@ -166,12 +166,13 @@ def test_every_ledger_link_can_be_clicked(server: ServerProcess, full: dict[str,
     links = page.locator("#budgets button[data-ledger]")
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}) as op:
         assert links.count() == len(op.get("/api/v1/budgets").json()) >= 11
-    for i in range(links.count()):
-        link = links.nth(i)
-        link.scroll_into_view_if_needed()
-        assert link.evaluate("""(el) => { const r = el.getBoundingClientRect();
-            const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-            return top === el || el.contains(top); }"""), f"ledger link {i} is covered"
+    # every link checked in one go in the page (the list redraws on its own refresh, between two calls from here)
+    covered = page.evaluate("""() => [...document.querySelectorAll('#budgets button[data-ledger]')].flatMap((el, i) => {
+        el.scrollIntoView({ block: 'center' });
+        const r = el.getBoundingClientRect();
+        const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        return top === el || el.contains(top) ? [] : [i]; })""")
+    assert covered == [], f"ledger links covered: {covered}"
     links.nth(3).click()
     page.locator("#ledger[data-project]").wait_for()
     assert page.get_attribute("#ledger", "data-project") == links.nth(3).get_attribute("data-ledger")
