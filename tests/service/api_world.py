@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gpucloud.service.api import create_app
+from gpucloud.service.loop import ControlLoop
 from gpucloud.service.settings import Settings
 
 
@@ -83,3 +85,17 @@ def make_world(db_url: str, tmp_path: Path, clock: FakeClock, cluster_file: str 
         world.tokens[name] = r.json()["token"]
     world.changes.clear()
     return world
+
+
+def close_world(world: World) -> None:
+    """Close the world's client and its database connections."""
+    world.client.close()
+    world.app.state.gpucloud.engine.dispose()
+
+
+def stop_loop(loop: ControlLoop) -> None:
+    """Kill the jobs a test's loop still runs, close its executor and give up its leadership."""
+    for job in list(loop.jobs.values()):
+        loop.executor.signal(job.handle, signal.SIGKILL)
+    loop.executor.close()
+    loop.leader.release()

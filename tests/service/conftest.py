@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_world import FakeClock, World, make_world
+from api_world import FakeClock, World, close_world, make_world
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -67,5 +67,4 @@ def clock() -> FakeClock:
 def world(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[World]:
     w = make_world(db_url, tmp_path, clock)
     yield w
-    w.client.close()
-    w.app.state.gpucloud.engine.dispose()
+    close_world(w)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_world import FakeClock, World, make_world
+from api_world import FakeClock, World, close_world, make_world, stop_loop
 
 from gpucloud.model.job import JobState
 from gpucloud.service.control.recovery import HALF_LAUNCHED, NOT_LAUNCHED, REATTACHED
@@ -97,12 +97,8 @@ def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
     r = Rig(world, clock, None, tmp_path)  # type: ignore[arg-type]
     r.loop = r.new_loop()
     yield r
-    for job in list(r.loop.jobs.values()):
-        r.loop.executor.signal(job.handle, signal.SIGKILL)
-    r.loop.executor.close()
-    r.loop.leader.release()
-    world.client.close()
-    world.app.state.gpucloud.engine.dispose()
+    stop_loop(r.loop)
+    close_world(world)
 
 
 def test_runs_to_success_and_failure_with_exit_code(rig: Rig) -> None:

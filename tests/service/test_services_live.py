@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_world import FakeClock, World, make_world
+from api_world import FakeClock, World, close_world, make_world, stop_loop
 
 from gpucloud.service.executors.local import LocalExecutor
 from gpucloud.service.loop import ControlLoop, LoopConfig
@@ -65,12 +65,8 @@ def rig(db_url: str, tmp_path: Path) -> Iterator[Rig]:
     world = make_world(db_url, tmp_path, clock, cluster_file="2x4:H100")
     r = Rig(world, clock, tmp_path)
     yield r
-    for job in list(r.loop.jobs.values()):
-        r.loop.executor.signal(job.handle, signal.SIGKILL)
-    r.loop.executor.close()
-    r.loop.leader.release()
-    world.client.close()
-    world.app.state.gpucloud.engine.dispose()
+    stop_loop(r.loop)
+    close_world(world)
 
 
 def service(marks: Path, demand: dict[str, Any], **kw: Any) -> dict[str, Any]:

@@ -126,8 +126,8 @@ def apply(txns: Transactions, services: list[ServiceData], active: list[Any], re
         if stops:
             jobs = jobs_table()
             session.connection().execute(update(jobs).where(jobs.c.id.in_(stops)).values(
-                cancel_requested=True, reason="replica stopped: " + "; ".join(
-                    c.reason for c in result.replica_stops[:1]), row_version=jobs.c.row_version + 1))
+                cancel_requested=True, reason=f"replica stopped: {result.replica_stops[0].reason}",
+                row_version=jobs.c.row_version + 1))
         new = [_insert(session, by_name[c.service], c, cluster, now) for c in result.replica_starts
                if c.service in by_name]
         session.flush()
